@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.helpers import TINY_CONFIG, Worker, make_image_folder
+from webapp.datasets.models import Dataset
+from webapp.experiments.models import Experiment
+from webapp.teams.models import Role, Team
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def team(db) -> Team:
+    return Team.objects.create(name="Vision lab")
+
+
+@pytest.fixture
+def other_team(db) -> Team:
+    return Team.objects.create(name="Other lab")
+
+
+def _user(django_user_model, name: str, team: Team | None, role: str = Role.MEMBER):
+    user = django_user_model.objects.create_user(name, f"{name}@example.com", PASSWORD)
+    if team is not None:
+        team.add_member(user, role)
+    return user
+
+
+@pytest.fixture
+def owner(django_user_model, team):
+    return _user(django_user_model, "alice", team, Role.OWNER)
+
+
+@pytest.fixture
+def teammate(django_user_model, team):
+    return _user(django_user_model, "bob", team, Role.MEMBER)
+
+
+@pytest.fixture
+def viewer(django_user_model, team):
+    return _user(django_user_model, "victor", team, Role.VIEWER)
+
+
+@pytest.fixture
+def outsider(django_user_model, other_team):
+    return _user(django_user_model, "mallory", other_team, Role.OWNER)
+
+
+@pytest.fixture
+def tiny_dataset(team) -> Dataset:
+    root = f"datasets/test/{uuid.uuid4().hex[:8]}"
+    make_image_folder(Path(settings.MEDIA_ROOT) / root)
+    dataset = Dataset(team=team, name=f"Colors {root[-8:]}", root=root)
+    dataset.scan()
+    dataset.save()
+    return dataset
+
+
+@pytest.fixture
+def make_experiment(owner, tiny_dataset):
+    def make(**config_changes) -> Experiment:
+        from training import TrainConfig
+
+        config = TrainConfig.from_dict({**TINY_CONFIG, **config_changes}).to_dict()
+        return Experiment.objects.create(team=tiny_dataset.team, owner=owner, dataset=tiny_dataset,
+                                         name="tiny run", config=config, queue="cpu")
+    return make
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory):
+    """One real Celery worker process for the session, on the test database and Redis."""
+    from django.db import connection
+
+    worker = Worker(connection.settings_dict, tmp_path_factory.mktemp("worker-logs"))
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    # Browser tests need Chromium. Where the run asks for them (CI=true) a missing browser fails them.
+    if Path(os.environ.get("TRAINYARD_CHROMIUM", "/usr/bin/chromium")).exists():
+        return
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        return  # they will fail with a clear message
+    skip = pytest.mark.skip(reason="Chromium is not installed (apt-get install chromium); CI=true makes this a failure")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)

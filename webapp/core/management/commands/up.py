@@ -1,0 +1,110 @@
+"""Run the whole product: Redis (embedded unless REDIS_URL is set), a Celery worker and the ASGI server."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from webapp.core import embedded_redis
+
+
+class Command(BaseCommand):
+    help = "Migrate, create the demo data (demo mode), start Redis, a Celery worker and the web server; Ctrl-C stops all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("TRAINYARD_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("TRAINYARD_PORT", "8000")))
+        parser.add_argument("--queues", default=os.environ.get("TRAINYARD_WORKER_QUEUES", "gpu,cpu"),
+                            help="queues the local worker consumes")
+
+    def handle(self, *args, host: str, port: int, queues: str, **options):
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self._prepare()
+            credentials = self._demo() if settings.TRAINYARD_DEMO else None
+            env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
+            if settings.EMBEDDED_REDIS and not embedded_redis.is_up(settings.REDIS_URL):
+                sock = Path(settings.REDIS_URL.removeprefix("unix://"))
+                self.stdout.write(f"starting the embedded Redis on {sock}")
+                self.children.append(("redis", embedded_redis.start(sock, Path(settings.DATA_DIR) / "redis.log")))
+            elif not embedded_redis.is_up(settings.REDIS_URL):
+                raise CommandError(f"no Redis answers at REDIS_URL={settings.REDIS_URL}")
+            broker_queues = ",".join(settings.TRAINYARD_QUEUE_PREFIX + q.strip() for q in queues.split(","))
+            self._spawn("worker", [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", broker_queues,
+                                   "--pool", "threads", "--concurrency", "1", "-n", "trainyard-local@%h",
+                                   "-l", "info"], env)
+            self._spawn("web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+                                "webapp.asgi:application"], env)
+            self._wait_for_port(host, port)
+            shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+            self.stdout.write(self.style.SUCCESS(f"\nTrainyard is running at http://{shown_host}:{port}/"))
+            if credentials:
+                self.stdout.write(self.style.SUCCESS(f"Sign in as {credentials}"))
+            self.stdout.write("Press Ctrl-C to stop.\n")
+            self._watch()
+        finally:
+            self._stop_all()
+
+    def _prepare(self) -> None:
+        self.stdout.write("migrating the database")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+    def _wait_for_port(self, host: str, port: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            try:
+                with socket.create_connection(("127.0.0.1" if host in {"0.0.0.0", "::"} else host, port), timeout=1):
+                    return
+            except OSError:
+                for name, proc in self.children:
+                    if proc.poll() is not None:
+                        raise CommandError(f"the {name} process exited with code {proc.returncode}")
+                time.sleep(0.2)
+
+    def _demo(self) -> str:
+        call_command("create_demo_dataset", stdout=self.stdout)
+        out = io.StringIO()
+        call_command("create_demo_login", stdout=out)
+        return out.getvalue().strip()
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        # Own process group: Ctrl-C reaches this command, which stops the children in order.
+        proc = subprocess.Popen(args, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+        self.children.append((name, proc))
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    raise CommandError(f"the {name} process exited with code {proc.returncode}; stopping everything")
+            time.sleep(0.5)
+        self.stdout.write("\nstopping…")
+
+    def _stop_all(self) -> None:
+        # Web first (no new work), then the worker (it stops a running experiment at the next batch), Redis last.
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{name} did not stop in 30 s; killing it")
+                    proc.kill()
+                    proc.wait()
+        self.children.clear()

@@ -1,0 +1,201 @@
+"""Trainyard settings, read from the environment with embedded defaults.
+
+Modes (see README):
+- embedded (nothing set): a SQLite file and an embedded Redis on a unix socket under the data folder;
+- services: DATABASE_URL (PostgreSQL) and REDIS_URL point at running servers;
+- deployment: the same, plus SECRET_KEY, ALLOWED_HOSTS and shared storage paths.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+import plotly
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.env import check_redis_url, env_bool, env_int, env_list, env_path, env_str, redis_url_for_celery
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env_path("TRAINYARD_DATA_DIR", BASE_DIR / "var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = check_redis_url("REDIS_URL", env_str("REDIS_URL") or f"unix://{DATA_DIR / 'redis.sock'}")
+EMBEDDED_REDIS = env_str("REDIS_URL") is None
+
+DEBUG = env_bool("DEBUG", False)
+# Demo mode creates the demo dataset and a demo login; on by default only in the embedded mode.
+TRAINYARD_DEMO = env_bool("TRAINYARD_DEMO", DATABASE_URL is None)
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    if DATABASE_URL is not None and not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set outside the embedded mode (DATABASE_URL is set)")
+    # Embedded mode: a random key made once and kept in the data folder, never a fixed one.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "channels",
+    "webapp.core",
+    "webapp.teams",
+    "webapp.datasets",
+    "webapp.experiments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "webapp.core.context_processors.trainyard",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, 0))}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "trainyard.sqlite3",
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write at the same time: wait for the lock, take it early.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    # A file, not memory: worker processes started by the tests must see the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
+# plotly.js comes from the plotly package's own files (no CDN): static/vendor/plotly/plotly.min.js
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", Path(plotly.__file__).parent / "package_data")]
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
+MEDIA_URL = "media/"
+# Where workers write checkpoints; shared storage in a deployment.
+CHECKPOINT_ROOT = env_path("TRAINYARD_CHECKPOINT_DIR", DATA_DIR / "checkpoints")
+# Local cache of extracted datasets on a worker.
+DATASET_CACHE_DIR = env_path("TRAINYARD_DATASET_CACHE_DIR", DATA_DIR / "dataset-cache")
+
+# Redis: Celery's broker and the Channels layer.
+# Broker queue names are this prefix + "gpu"/"cpu"; test sessions sharing one Redis use their own.
+TRAINYARD_QUEUE_PREFIX = env_str("TRAINYARD_QUEUE_PREFIX", "")
+CELERY_BROKER_URL = redis_url_for_celery(REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = TRAINYARD_QUEUE_PREFIX + "cpu"
+# A worker holds only the experiment it runs, so a later high-priority one is not stuck behind a
+# prefetched low-priority one. The worker's atomic claim makes a redelivered message harmless, so a
+# long visibility timeout only delays the redelivery of a crashed worker's message.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 7 * 24 * 3600,
+    "queue_order_strategy": "priority",
+    "priority_steps": list(range(10)),
+    "sep": ":",
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("TRAINYARD_CHANNEL_PREFIX", "trainyard")},
+    }
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PAGINATION_CLASS": None,
+}
+
+# Queue for experiments whose device is "auto": "gpu" where GPU workers serve this site.
+TRAINYARD_AUTO_QUEUE = env_str("TRAINYARD_AUTO_QUEUE", "cpu")
+if TRAINYARD_AUTO_QUEUE not in {"cpu", "gpu"}:
+    raise ImproperlyConfigured(f"TRAINYARD_AUTO_QUEUE={TRAINYARD_AUTO_QUEUE!r} must be cpu or gpu")
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("HTTPS", False):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,50 @@
+"""Team access: every team-owned object is reached through helpers built on these.
+
+An outsider gets a 404 (the object's existence is not revealed); a member without write rights
+who asks to change something gets a 403.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from webapp.teams.models import WRITE_ROLES, Membership, Team
+
+
+def teams_of(user, write: bool = False) -> QuerySet[Team]:
+    if not user.is_authenticated:
+        return Team.objects.none()
+    memberships = Membership.objects.filter(user=user)
+    if write:
+        memberships = memberships.filter(role__in=WRITE_ROLES)
+    return Team.objects.filter(pk__in=memberships.values("team_id"))
+
+
+def team_for(user, pk: int, write: bool = False) -> Team:
+    team = teams_of(user).filter(pk=pk).first()
+    if team is None:
+        raise Http404("No such team")
+    if write and team.role_of(user) not in WRITE_ROLES:
+        raise PermissionDenied("Viewers cannot change this team's objects")
+    return team
+
+
+def visible(queryset: QuerySet, user, team_field: str = "team") -> QuerySet:
+    """The rows of a team-owned model that `user` may see."""
+    return queryset.filter(**{f"{team_field}__in": teams_of(user)})
+
+
+def object_for(queryset: QuerySet, user, pk, write: bool = False, team_field: str = "team") -> Model:
+    obj = visible(queryset, user, team_field).filter(pk=pk).first()
+    if obj is None:
+        raise Http404(f"No such {queryset.model._meta.verbose_name}")
+    if write and not can_write(user, getattr(obj, f"{team_field}_id")):
+        raise PermissionDenied("Viewers cannot change this")
+    return obj
+
+
+def can_write(user, team_id: int) -> bool:
+    return user.is_authenticated and Membership.objects.filter(
+        user=user, team_id=team_id, role__in=WRITE_ROLES
+    ).exists()
