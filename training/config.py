@@ -14,6 +14,8 @@ from training.models import list_models, model_info
 from training.optim import list_optimizers, list_schedulers
 
 DEVICES = ["auto", "cuda", "cpu"]
+# Field groups in the order a form shows them, with their titles.
+GROUPS = {"model": "Model", "data": "Data", "optimizer": "Optimization", "training": "Training"}
 
 
 class ConfigError(ValueError):

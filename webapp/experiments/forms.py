@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 
 from training import ConfigError, TrainConfig
+from training.config import GROUPS
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.teams.access import teams_of
 
-GROUP_TITLES = {"model": "Model", "data": "Data", "optimizer": "Optimization", "training": "Training"}
+GROUP_TITLES = GROUPS
 
 
 def config_form_field(info: dict[str, Any]) -> forms.Field:
