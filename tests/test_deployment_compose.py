@@ -1,0 +1,56 @@
+"""docker-compose.yml for a team deployment, checked by Debian's docker-compose (no engine needed)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = shutil.which("docker-compose")
+needs_compose = pytest.mark.skipif(
+    COMPOSE is None and os.environ.get("CI", "").lower() not in {"1", "true", "yes"},
+    reason="docker-compose is not installed (apt-get install docker-compose); CI=true makes this a failure",
+)
+
+
+def compose(*args: str, **env: str) -> subprocess.CompletedProcess:
+    assert COMPOSE, "docker-compose is missing: apt-get install -y docker-compose"
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "POSTGRES_PASSWORD"}}
+    return subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), *args], env={**clean, **env},
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+@needs_compose
+def test_the_compose_file_is_valid():
+    proc = compose("config", "-q", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw")
+    assert proc.returncode == 0, proc.stderr
+
+
+@needs_compose
+def test_it_refuses_to_start_without_secrets():
+    proc = compose("config", "-q")
+    assert proc.returncode != 0
+    assert "set POSTGRES_PASSWORD" in proc.stderr or "set SECRET_KEY" in proc.stderr
+
+
+@needs_compose
+def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
+    proc = compose("config", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw")
+    config = yaml.safe_load(proc.stdout)
+    services = config["services"]
+    assert {"postgres", "redis", "web", "worker-gpu0"} <= set(services)
+    worker = services["worker-gpu0"]
+    devices = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "device_ids": ["0"], "capabilities": ["gpu"]}]
+    assert "--concurrency" in worker["command"] and worker["command"][worker["command"].index("--concurrency") + 1] == "1"
+    assert "gpu,cpu" in worker["command"]
+    # Web and workers share one storage volume for datasets and checkpoints.
+    mounts = {name: [v["source"] if isinstance(v, dict) else v.split(":")[0] for v in services[name]["volumes"]]
+              for name in ("web", "worker-gpu0")}
+    assert "storage" in mounts["web"] and "storage" in mounts["worker-gpu0"]
+    assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://trainyard:pw@postgres")
+    assert (ROOT / "Dockerfile").exists()

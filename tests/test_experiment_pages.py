@@ -1,0 +1,132 @@
+"""Experiment pages and API: who sees what, and creating an experiment from the form."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.helpers import TINY_CONFIG
+from webapp.experiments.models import Experiment, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(dataset, **changes):
+    """What the browser posts: every config field, as the form shows it (defaults, then our values)."""
+    from training import TrainConfig
+
+    config = TrainConfig.from_dict(TINY_CONFIG).to_dict()
+    data = {"name": "first try", "description": "", "dataset": dataset.pk}
+    data.update({k: ("on" if v else "") if isinstance(v, bool) else v for k, v in config.items()})
+    data.update(changes)
+    return data
+
+
+def test_pages_require_sign_in(client, make_experiment):
+    experiment = make_experiment()
+    for url in [reverse("dashboard"), reverse("experiment_create"), experiment.get_absolute_url()]:
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_the_api_requires_sign_in(client, make_experiment):
+    experiment = make_experiment()
+    assert client.get(reverse("api_experiment_metrics", args=[experiment.pk])).status_code == 403
+
+
+def test_a_team_member_sees_the_experiment_page_and_its_metrics(client, make_experiment, teammate):
+    experiment = make_experiment()
+    experiment.epoch_metrics.create(epoch=1, train_loss=0.9, train_acc=0.6, val_loss=1.0, val_acc=0.5, lr=0.01, seconds=2)
+    client.force_login(teammate)
+    page = client.get(experiment.get_absolute_url())
+    assert page.status_code == 200
+    assert b"tiny run" in page.content
+    assert b"vendor/plotly/plotly.min.js" in page.content
+    data = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
+    assert data["status"] == "queued"
+    assert data["epochs"] == [{"epoch": 1, "train_loss": 0.9, "train_acc": 0.6, "val_loss": 1.0, "val_acc": 0.5,
+                               "lr": 0.01, "seconds": 2.0, "images_per_sec": 0.0}]
+
+
+def test_an_outsider_gets_404_everywhere(client, make_experiment, outsider):
+    experiment = make_experiment()
+    client.force_login(outsider)
+    assert client.get(experiment.get_absolute_url()).status_code == 404
+    assert client.get(reverse("api_experiment_detail", args=[experiment.pk])).status_code == 404
+    assert client.get(reverse("api_experiment_metrics", args=[experiment.pk])).status_code == 404
+    assert experiment.name not in client.get(reverse("dashboard")).content.decode()
+    assert client.get(reverse("api_experiment_list")).json() == []
+
+
+def test_the_dashboard_lists_the_teams_experiments(client, make_experiment, owner):
+    make_experiment()
+    client.force_login(owner)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "tiny run" in page and "Queued" in page
+
+
+def test_creating_an_experiment_stores_the_full_config_and_queues_it(client, owner, tiny_dataset, django_capture_on_commit_callbacks):
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("experiment_create"), form_data(tiny_dataset, epochs=3))
+    experiment = Experiment.objects.get()
+    assert response.status_code == 302 and response.url == experiment.get_absolute_url()
+    assert experiment.status == Status.QUEUED
+    assert experiment.queue == "cpu"  # device "cpu" goes to the cpu queue
+    assert experiment.config["epochs"] == 3
+    from training import TrainConfig
+
+    assert set(experiment.config) == set(TrainConfig.field_names())  # the full resolved config, not a diff
+    assert experiment.team == tiny_dataset.team and experiment.owner == owner
+    assert len(callbacks) == 1  # the task is sent once the row is committed
+
+
+def test_a_cuda_experiment_goes_to_the_gpu_queue(client, owner, tiny_dataset, django_capture_on_commit_callbacks):
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks():
+        client.post(reverse("experiment_create"), form_data(tiny_dataset, device="cuda"))
+    assert Experiment.objects.get().queue == "gpu"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", 0, "greater than or equal to 1"),
+    ("lr", -1, "greater than or equal to"),
+    ("arch", "alexnet-9000", "Select a valid choice"),
+    ("batch_size", "many", "Enter a whole number"),
+])
+def test_bad_values_get_an_error_next_to_the_field(client, owner, tiny_dataset, field, value, message):
+    client.force_login(owner)
+    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, **{field: value}))
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Experiment.objects.exists()
+
+
+def test_schema_checks_across_fields_show_on_the_field(client, owner, tiny_dataset):
+    client.force_login(owner)
+    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", image_size=8))
+    assert response.status_code == 200
+    assert "at least 16 pixels" in " ".join(response.context["form"].errors["image_size"])
+    assert not Experiment.objects.exists()
+
+
+def test_a_viewer_cannot_create_experiments(client, viewer, tiny_dataset):
+    client.force_login(viewer)
+    response = client.post(reverse("experiment_create"), form_data(tiny_dataset))
+    assert response.status_code == 200
+    assert "dataset" in response.context["form"].errors
+    assert not Experiment.objects.exists()
+
+
+def test_nobody_can_train_on_another_teams_dataset(client, outsider, tiny_dataset):
+    client.force_login(outsider)
+    response = client.post(reverse("experiment_create"), form_data(tiny_dataset))
+    assert "dataset" in response.context["form"].errors
+    assert not Experiment.objects.exists()
+
+
+def test_the_create_form_needs_a_csrf_token(owner, tiny_dataset):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.post(reverse("experiment_create"), form_data(tiny_dataset)).status_code == 403
