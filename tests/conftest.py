@@ -86,6 +86,19 @@ def celery_worker(django_db_setup, tmp_path_factory):
         worker.stop()
 
 
+@pytest.fixture(scope="session")
+def datasets_worker(django_db_setup, tmp_path_factory):
+    """A real Celery worker process for the `datasets` queue (uploads, validation)."""
+    from django.db import connection
+
+    worker = Worker(connection.settings_dict, tmp_path_factory.mktemp("datasets-worker-logs"), queues="datasets")
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
 def pytest_collection_modifyitems(config, items):
     # Browser tests need Chromium. Where the run asks for them (CI=true) a missing browser fails them.
     if Path(os.environ.get("TRAINYARD_CHROMIUM", "/usr/bin/chromium")).exists():

@@ -42,7 +42,7 @@ def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
     proc = compose("config", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw")
     config = yaml.safe_load(proc.stdout)
     services = config["services"]
-    assert {"postgres", "redis", "web", "worker-gpu0"} <= set(services)
+    assert {"postgres", "redis", "web", "worker-gpu0", "worker-data"} <= set(services)
     worker = services["worker-gpu0"]
     devices = worker["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "device_ids": ["0"], "capabilities": ["gpu"]}]

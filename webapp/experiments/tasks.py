@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from training import ConfigError, TrainConfig, fit
+from webapp.core.queues import broker_queue
 from webapp.experiments import live
 from webapp.experiments.models import Experiment, Status
 from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
@@ -27,10 +28,6 @@ def checkpoint_dir(experiment_id: int) -> Path:
 @worker_shutting_down.connect
 def _stop_running_experiment(**kwargs) -> None:
     WORKER_SHUTTING_DOWN.set()
-
-
-def broker_queue(queue: str) -> str:
-    return settings.TRAINYARD_QUEUE_PREFIX + queue
 
 
 def send(experiment: Experiment) -> None:

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from webapp.core import embedded_redis
+from webapp.core.queues import DATASETS, broker_queue
 
 
 class Command(BaseCommand):
@@ -41,10 +42,14 @@ class Command(BaseCommand):
                 self.children.append(("redis", embedded_redis.start(sock, Path(settings.DATA_DIR) / "redis.log")))
             elif not embedded_redis.is_up(settings.REDIS_URL):
                 raise CommandError(f"no Redis answers at REDIS_URL={settings.REDIS_URL}")
-            broker_queues = ",".join(settings.TRAINYARD_QUEUE_PREFIX + q.strip() for q in queues.split(","))
+            broker_queues = ",".join(broker_queue(q.strip()) for q in queues.split(","))
             self._spawn("worker", [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", broker_queues,
                                    "--pool", "threads", "--concurrency", "1", "-n", "trainyard-local@%h",
                                    "-l", "info"], env)
+            # Dataset uploads are processed by their own worker, so they never wait behind a training run.
+            self._spawn("dataset worker", [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q",
+                                           broker_queue(DATASETS), "--pool", "threads", "--concurrency", "2",
+                                           "-n", "trainyard-datasets@%h", "-l", "info"], env)
             self._spawn("web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
                                 "webapp.asgi:application"], env)
             self._wait_for_port(host, port)
