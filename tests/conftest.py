@@ -73,6 +73,28 @@ def make_experiment(owner, tiny_dataset):
     return make
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _other_processes_leave_the_test_database(django_db_setup, django_db_blocker):
+    """PostgreSQL only drops the test database once worker and live-server processes have gone."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    import time
+
+    with django_db_blocker.unblock():
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid()")
+                if cursor.fetchone()[0] == 0:
+                    break
+            time.sleep(0.2)
+        connection.close()
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, tmp_path_factory):
     """One real Celery worker process for the session, on the test database and Redis."""
