@@ -116,3 +116,14 @@ def session_for(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies[settings_cookie_name()].value
+
+
+def wait_until(predicate, timeout: float = 120, interval: float = 0.2, message: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

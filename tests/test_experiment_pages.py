@@ -15,7 +15,7 @@ def form_data(dataset, **changes):
     from training import TrainConfig
 
     config = TrainConfig.from_dict(TINY_CONFIG).to_dict()
-    data = {"name": "first try", "description": "", "dataset": dataset.pk}
+    data = {"name": "first try", "description": "", "dataset": dataset.pk, "priority": "normal", "tags": ""}
     data.update({k: ("on" if v else "") if isinstance(v, bool) else v for k, v in config.items()})
     data.update(changes)
     return data

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webapp.experiments.consumers import ExperimentConsumer
+from webapp.experiments.consumers import ExperimentConsumer, ExperimentListConsumer
 
 websocket_urlpatterns = [
+    path("ws/experiments/", ExperimentListConsumer.as_asgi()),
     path("ws/experiments/<int:pk>/", ExperimentConsumer.as_asgi()),
 ]

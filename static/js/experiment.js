@@ -8,8 +8,11 @@
   const FINAL = new Set(["succeeded", "stopped_early", "failed", "cancelled"]);
   const epochs = new Map(); // epoch number -> metrics
   let lastEpoch = 0;
+  let totalEpochs = info.epochs || 1;
   let status = document.getElementById("status").dataset.status;
-  const totalEpochs = info.epochs || 1;
+  let startedAt = info.started_at ? new Date(info.started_at) : null;
+  let finishedAt = info.finished_at ? new Date(info.finished_at) : null;
+  let bestEpoch = info.best_epoch || null;
   let socket = null;
   let retry = 0;
   let drawn = false;
@@ -17,74 +20,78 @@
   const $ = (sel) => document.querySelector(sel);
   const pct = (v) => (v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%");
   const num = (v, d = 4) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+  const duration = (s) => {
+    if (s === null || !isFinite(s)) return "–";
+    s = Math.max(0, Math.round(s));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+  };
 
-  const layout = (ytitle, range) => ({
-    margin: { t: 10, r: 10, b: 40, l: 55 }, height: 320,
-    xaxis: { title: { text: "epoch" }, dtick: 1, rangemode: "tozero" },
-    yaxis: { title: { text: ytitle }, range: range, rangemode: "tozero" },
-    legend: { orientation: "h", y: 1.12 }, font: { family: "system-ui, sans-serif", size: 12 },
-  });
+  const COLORS = { train: "#3656d8", val: "#e0702d", lr: "#1f9d55", time: "#7b4fd0" };
   const PLOT_CONFIG = { responsive: true, displaylogo: false };
-  const COLORS = { train: "#3656d8", val: "#e0702d" };
-
-  function series() {
-    const rows = [...epochs.values()].sort((a, b) => a.epoch - b.epoch);
-    const x = rows.map((r) => r.epoch);
+  function layout(ytitle, opts = {}) {
+    const shapes = bestEpoch && opts.marker ? [{ type: "line", x0: bestEpoch, x1: bestEpoch, yref: "paper", y0: 0, y1: 1,
+      line: { color: "#c77d10", dash: "dot", width: 2 } }] : [];
+    const annotations = bestEpoch && opts.marker ? [{ x: bestEpoch, yref: "paper", y: 1, text: "best / early stop",
+      showarrow: false, yanchor: "bottom", font: { color: "#8a5509", size: 11 } }] : [];
     return {
-      loss: [rows.map((r) => r.train_loss), rows.map((r) => r.val_loss)],
-      acc: [rows.map((r) => r.train_acc), rows.map((r) => r.val_acc)],
-      x,
+      margin: { t: 16, r: 10, b: 40, l: 60 }, height: opts.height || 320,
+      xaxis: { title: { text: "epoch" }, rangemode: "tozero", tickformat: "d" },
+      yaxis: { title: { text: ytitle }, range: opts.range, rangemode: "tozero", type: opts.log ? "log" : "linear",
+               exponentformat: "e" },
+      legend: { orientation: "h", y: 1.14 }, font: { family: "system-ui, sans-serif", size: 12 },
+      shapes: shapes, annotations: annotations, showlegend: opts.legend !== false,
     };
   }
+  const line = (x, y, name, color) => ({ x: x, y: y, name: name, mode: "lines+markers", line: { color: color } });
 
-  function traces(x, pair) {
-    return [
-      { x: x, y: pair[0], name: "train", mode: "lines+markers", line: { color: COLORS.train } },
-      { x: x, y: pair[1], name: "validation", mode: "lines+markers", line: { color: COLORS.val } },
-    ];
-  }
+  function rows() { return [...epochs.values()].sort((a, b) => a.epoch - b.epoch); }
 
   function redraw() {
-    const s = series();
-    Plotly.react("chart-loss", traces(s.x, s.loss), layout("loss"), PLOT_CONFIG);
-    Plotly.react("chart-acc", traces(s.x, s.acc), layout("accuracy", [0, 1.02]), PLOT_CONFIG);
+    const r = rows(), x = r.map((m) => m.epoch);
+    Plotly.react("chart-loss", [line(x, r.map((m) => m.train_loss), "train", COLORS.train),
+      line(x, r.map((m) => m.val_loss), "validation", COLORS.val)], layout("loss", { marker: true }), PLOT_CONFIG);
+    Plotly.react("chart-acc", [line(x, r.map((m) => m.train_acc), "train", COLORS.train),
+      line(x, r.map((m) => m.val_acc), "validation", COLORS.val)], layout("accuracy", { range: [0, 1.02], marker: true }), PLOT_CONFIG);
+    Plotly.react("chart-lr", [line(x, r.map((m) => m.lr), "learning rate", COLORS.lr)],
+      layout("learning rate", { height: 240, legend: false }), PLOT_CONFIG);
+    Plotly.react("chart-time", [{ x: x, y: r.map((m) => m.seconds), name: "seconds", type: "bar", marker: { color: COLORS.time } }],
+      layout("seconds", { height: 240, legend: false }), PLOT_CONFIG);
     drawn = true;
     renderTable();
   }
 
-  function renderTable() {
-    const rows = [...epochs.values()].sort((a, b) => b.epoch - a.epoch);
-    $("#epoch-table tbody").innerHTML = rows.map((r) =>
-      `<tr><td class="num">${r.epoch}</td><td class="num">${num(r.train_loss)}</td><td class="num">${pct(r.train_acc)}</td>` +
-      `<td class="num">${num(r.val_loss)}</td><td class="num">${pct(r.val_acc)}</td><td class="num">${Number(r.lr).toExponential(2)}</td>` +
-      `<td class="num">${num(r.seconds, 1)}</td></tr>`).join("");
+  function extend(fresh) {
+    const x = fresh.map((m) => m.epoch);
+    const col = (k) => fresh.map((m) => m[k]);
+    Plotly.extendTraces("chart-loss", { x: [x, x], y: [col("train_loss"), col("val_loss")] }, [0, 1]);
+    Plotly.extendTraces("chart-acc", { x: [x, x], y: [col("train_acc"), col("val_acc")] }, [0, 1]);
+    Plotly.extendTraces("chart-lr", { x: [x], y: [col("lr")] }, [0]);
+    Plotly.extendTraces("chart-time", { x: [x], y: [col("seconds")] }, [0]);
+    renderTable();
   }
 
-  function showStats(m) {
-    $("#stat-epoch").textContent = lastEpoch;
-    if (m) {
-      $("#stat-train-loss").textContent = num(m.train_loss);
-      $("#stat-val-acc").textContent = pct(m.val_acc);
-    }
+  function renderTable() {
+    const r = rows().reverse();
+    $("#epoch-table tbody").innerHTML = r.map((m) =>
+      `<tr${m.epoch === bestEpoch ? ' class="best"' : ""}><td class="num">${m.epoch}</td><td class="num">${num(m.train_loss)}</td><td class="num">${pct(m.train_acc)}</td>` +
+      `<td class="num">${num(m.val_loss)}</td><td class="num">${pct(m.val_acc)}</td><td class="num">${Number(m.lr).toExponential(2)}</td>` +
+      `<td class="num">${num(m.seconds, 1)}</td></tr>`).join("");
   }
 
   function addEpochs(list) {
-    let fresh = list.filter((m) => !epochs.has(m.epoch)).sort((a, b) => a.epoch - b.epoch);
+    const fresh = list.filter((m) => !epochs.has(m.epoch)).sort((a, b) => a.epoch - b.epoch);
     if (!fresh.length) return;
-    const appendOnly = drawn && fresh[0].epoch === lastEpoch + 1 &&
-      fresh.every((m, i) => m.epoch === fresh[0].epoch + i);
+    const appendOnly = drawn && fresh[0].epoch === lastEpoch + 1 && fresh.every((m, i) => m.epoch === fresh[0].epoch + i);
     fresh.forEach((m) => epochs.set(m.epoch, m));
     lastEpoch = Math.max(lastEpoch, ...fresh.map((m) => m.epoch));
-    if (appendOnly) {
-      const x = [fresh.map((m) => m.epoch), fresh.map((m) => m.epoch)];
-      Plotly.extendTraces("chart-loss", { x: x, y: [fresh.map((m) => m.train_loss), fresh.map((m) => m.val_loss)] }, [0, 1]);
-      Plotly.extendTraces("chart-acc", { x: x, y: [fresh.map((m) => m.train_acc), fresh.map((m) => m.val_acc)] }, [0, 1]);
-      renderTable();
-    } else {
-      redraw();
-    }
-    showStats(epochs.get(lastEpoch));
+    if (appendOnly) extend(fresh); else redraw();
+    const m = epochs.get(lastEpoch);
+    $("#stat-epoch").textContent = lastEpoch;
+    $("#stat-train-loss").textContent = num(m.train_loss);
+    $("#stat-val-acc").textContent = pct(m.val_acc);
     if (!FINAL.has(status)) setProgress(lastEpoch / totalEpochs, `Epoch ${lastEpoch} of ${totalEpochs} done`);
+    updateClock();
   }
 
   function setProgress(fraction, text) {
@@ -94,18 +101,61 @@
     $("#progress-text").textContent = text;
   }
 
+  function updateClock() {
+    if (!startedAt) { $("#stat-elapsed").textContent = "–"; $("#stat-eta").textContent = "–"; return; }
+    const end = FINAL.has(status) && finishedAt ? finishedAt : new Date();
+    $("#stat-elapsed").textContent = duration((end - startedAt) / 1000);
+    if (FINAL.has(status)) { $("#stat-eta").textContent = "done"; return; }
+    const r = rows();
+    const recent = r.slice(-3);
+    if (status !== "running" || !recent.length) { $("#stat-eta").textContent = "–"; return; }
+    const perEpoch = recent.reduce((s, m) => s + m.seconds, 0) / recent.length;
+    $("#stat-eta").textContent = duration(perEpoch * (totalEpochs - lastEpoch));
+  }
+
+  function showActions() {
+    document.querySelectorAll("[data-show-when]").forEach((el) => {
+      el.hidden = !el.dataset.showWhen.split(" ").includes(status);
+    });
+  }
+
   function setStatus(msg) {
+    if (msg.started) {
+      // A (re)started run redoes the epochs after its checkpoint: forget them, they come again.
+      const keep = msg.checkpoint_epoch || 0;
+      if (lastEpoch > keep) {
+        [...epochs.keys()].filter((e) => e > keep).forEach((e) => epochs.delete(e));
+        lastEpoch = keep;
+        redraw();
+      }
+    }
+    const changedBest = (msg.best_epoch || null) !== bestEpoch;
     status = msg.status;
+    if (msg.epochs) { totalEpochs = msg.epochs; $("#stat-epochs").textContent = totalEpochs; }
+    if (msg.started_at !== undefined) startedAt = msg.started_at ? new Date(msg.started_at) : null;
+    if (msg.finished_at !== undefined) finishedAt = msg.finished_at ? new Date(msg.finished_at) : null;
+    bestEpoch = msg.best_epoch || null;
     const badge = $("#status");
     badge.className = "badge " + msg.status;
     badge.dataset.status = msg.status;
-    badge.textContent = msg.status_label || msg.status;
+    badge.textContent = (msg.status_label || msg.status) + (msg.cancel_requested ? " (stopping…)" : "");
     $("#error-box").hidden = !msg.error;
     $("#error-text").textContent = msg.error || "";
+    $("#stop-box").hidden = !msg.stop_reason;
+    $("#stop-text").textContent = msg.stop_reason || "";
+    if (msg.checkpoint_epoch !== undefined && msg.checkpoint_epoch !== null) {
+      $("#checkpoint-text").hidden = false;
+      $("#checkpoint-epoch").textContent = msg.checkpoint_epoch;
+    }
     if (msg.test_metrics && msg.test_metrics.accuracy !== undefined) $("#stat-test-acc").textContent = pct(msg.test_metrics.accuracy);
-    if (status === "queued") setProgress(0, "Waiting for a worker…");
+    if (status === "queued") setProgress(lastEpoch / totalEpochs, "Waiting for a worker…");
     else if (status === "running" && lastEpoch === 0) setProgress(0, "Starting…");
-    else if (FINAL.has(status)) setProgress(status === "succeeded" ? 1 : lastEpoch / totalEpochs, (msg.status_label || status) + ` after ${lastEpoch} epoch${lastEpoch === 1 ? "" : "s"}`);
+    else if (status === "running") setProgress(lastEpoch / totalEpochs, `Epoch ${lastEpoch} of ${totalEpochs} done`);
+    else if (FINAL.has(status)) setProgress(status === "succeeded" ? 1 : lastEpoch / totalEpochs,
+      `${msg.status_label || status} after ${lastEpoch} epoch${lastEpoch === 1 ? "" : "s"}`);
+    if (changedBest && drawn) redraw();
+    showActions();
+    updateClock();
   }
 
   function onProgress(p) {
@@ -114,35 +164,62 @@
     setProgress(done, `Epoch ${p.epoch} of ${totalEpochs} · batch ${p.batch}/${p.batches} · loss ${num(p.loss)}`);
   }
 
+  function addLog(lineText) {
+    const log = $("#log");
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    const stamp = new Date().toTimeString().slice(0, 8);
+    log.textContent += `${stamp} ${lineText}\n`;
+    const lines = log.textContent.split("\n");
+    if (lines.length > 400) log.textContent = lines.slice(-400).join("\n");
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  function drawConfusion() {
+    const el = document.getElementById("chart-confusion");
+    if (!el) return;
+    const z = JSON.parse(document.getElementById("confusion-data").textContent);
+    const names = JSON.parse(document.getElementById("class-names").textContent);
+    const labels = z.map((_, i) => String(names[i] ?? i));
+    Plotly.newPlot(el, [{ z: z, x: labels, y: labels, type: "heatmap", colorscale: "Blues", hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
+      { margin: { t: 10, r: 10, b: 60, l: 70 }, height: 360, xaxis: { title: { text: "predicted" }, type: "category" },
+        yaxis: { title: { text: "true" }, autorange: "reversed", type: "category" } }, PLOT_CONFIG);
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/experiments/${id}/`);
     socket.onopen = () => {
       retry = 0;
+      document.body.dataset.socket = "open";
       socket.send(JSON.stringify({ type: "backfill", after_epoch: lastEpoch }));
     };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "history") { addEpochs(msg.epochs); setStatus(msg); }
+      if (msg.type === "history") { setStatus(msg); addEpochs(msg.epochs); }
       else if (msg.type === "epoch") {
         if (msg.metrics.epoch > lastEpoch + 1) socket.send(JSON.stringify({ type: "backfill", after_epoch: lastEpoch }));
         else addEpochs([msg.metrics]);
       }
       else if (msg.type === "status") setStatus(msg);
       else if (msg.type === "progress") onProgress(msg);
+      else if (msg.type === "log") addLog(msg.line);
     };
     socket.onclose = (event) => {
       document.body.dataset.socket = "closed";
       if (event.code === 4403) { setProgress(0, "You no longer have access to this experiment."); return; }
-      if (FINAL.has(status)) return;
       retry = Math.min(retry + 1, 5);
       setTimeout(connect, 1000 * retry);
     };
   }
 
+  showActions();
+  drawConfusion();
+  const log = $("#log");
+  log.scrollTop = log.scrollHeight;
+  setInterval(updateClock, 1000);
   fetch(`/api/experiments/${id}/metrics/`, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
-    .then((data) => { redraw(); addEpochs(data.epochs); setStatus(data); })
+    .then((data) => { redraw(); setStatus(data); addEpochs(data.epochs); })
     .catch(() => redraw())
     .finally(connect);
 })();

@@ -6,8 +6,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from webapp.experiments.access import experiment_for
-from webapp.experiments.live import group_name
+from webapp.experiments.live import group_name, status_payload, team_group_name
 from webapp.experiments.models import EpochMetric
+from webapp.teams.access import teams_of
 
 DENIED = 4403
 
@@ -16,6 +17,9 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.experiment_id = self.scope["url_route"]["kwargs"]["pk"]
         self.group = None
+        # Highest epoch this connection has sent: history and live messages can overlap around a
+        # backfill, and each epoch must reach the page exactly once.
+        self.sent_epoch = 0
         if not await self.allowed():
             await self.close(code=DENIED)
             return
@@ -42,9 +46,8 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
     def history(self, after_epoch: int) -> dict:
         experiment = experiment_for(self.scope["user"], self.experiment_id)
         rows = EpochMetric.objects.filter(experiment=experiment, epoch__gt=after_epoch).order_by("epoch")
-        return {"type": "history", "experiment": experiment.pk, "status": experiment.status,
-                "status_label": experiment.get_status_display(), "error": experiment.error,
-                "test_metrics": experiment.test_metrics, "epochs": [row.to_dict() for row in rows]}
+        return {"type": "history", "experiment": experiment.pk, **status_payload(experiment),
+                "epochs": [row.to_dict() for row in rows]}
 
     async def receive_json(self, content, **kwargs) -> None:
         # {"type": "backfill", "after_epoch": n}: a (re)connecting page asks for what it missed.
@@ -56,7 +59,12 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": "after_epoch must be a whole number >= 0"})
             return
         if await self.allowed():
-            await self.send_json(await self.history(after))
+            history = await self.history(max(after, self.sent_epoch) if self.sent_epoch else after)
+            if history["epochs"]:
+                self.sent_epoch = history["epochs"][-1]["epoch"]
+            else:
+                self.sent_epoch = max(self.sent_epoch, after)
+            await self.send_json(history)
         else:
             await self.close(code=DENIED)
 
@@ -67,6 +75,51 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.close(code=DENIED)
 
-    epoch_message = forward
-    status_message = forward
+    async def epoch_message(self, event: dict) -> None:
+        epoch = event["message"]["metrics"]["epoch"]
+        if epoch <= self.sent_epoch:
+            return  # already sent with the history
+        self.sent_epoch = epoch
+        await self.forward(event)
+
+    async def status_message(self, event: dict) -> None:
+        # A resumed run redoes the epochs after its checkpoint: those may be sent again.
+        if event["message"].get("started"):
+            self.sent_epoch = min(self.sent_epoch, event["message"].get("checkpoint_epoch") or 0)
+        await self.forward(event)
+
     progress_message = forward
+    log_message = forward
+
+
+class ExperimentListConsumer(AsyncJsonWebsocketConsumer):
+    """/ws/experiments/: tells a list page which experiments of the user's teams changed."""
+
+    async def connect(self) -> None:
+        self.groups_joined: list[str] = []
+        team_ids = await self.team_ids()
+        if team_ids is None:
+            await self.close(code=DENIED)
+            return
+        for team_id in team_ids:
+            group = team_group_name(team_id)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    @database_sync_to_async
+    def team_ids(self) -> list[int] | None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return None
+        return list(teams_of(user).values_list("pk", flat=True))
+
+    async def experiment_changed(self, event: dict) -> None:
+        # Still a member of that team? (checked before every send)
+        team_ids = await self.team_ids()
+        if team_ids is not None and event["team"] in team_ids:
+            await self.send_json(event["message"])

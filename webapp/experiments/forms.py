@@ -2,6 +2,7 @@
 schema validates the result, so the form and `python -m training` accept exactly the same configs."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -9,9 +10,11 @@ from django import forms
 from training import ConfigError, TrainConfig
 from training.config import GROUPS
 from webapp.datasets.models import Dataset, DatasetStatus
+from webapp.experiments.models import Experiment, Priority
 from webapp.teams.access import teams_of
 
 GROUP_TITLES = GROUPS
+TAG = re.compile(r"^[\w.+-]{1,40}$")
 
 
 def config_form_field(info: dict[str, Any]) -> forms.Field:
@@ -26,25 +29,37 @@ def config_form_field(info: dict[str, Any]) -> forms.Field:
     if kind is float:
         widget = forms.NumberInput(attrs={"step": "any"})
         return forms.FloatField(min_value=info["min"], max_value=info["max"], widget=widget, **common)
-    return forms.CharField(**common)
+    return forms.CharField(required=False, **common)
 
 
 class ExperimentForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), empty_label=None)
+    tags = forms.CharField(required=False, help_text="comma-separated, e.g. baseline, augmentation")
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL,
+                                 help_text="high-priority experiments start before normal and low ones")
+    cloned_from = forms.ModelChoiceField(queryset=Experiment.objects.none(), required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user, clone_of: Experiment | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         # Only ready datasets of teams where the user may create experiments.
         self.fields["dataset"].queryset = Dataset.objects.filter(
             team__in=teams_of(user, write=True), status=DatasetStatus.READY).select_related("team")
         self.fields["dataset"].label_from_instance = lambda d: f"{d.name} ({d.team.name}, {d.num_images} images)"
+        self.fields["cloned_from"].queryset = Experiment.objects.filter(team__in=teams_of(user))
         self.config_field_names = []
         for info in TrainConfig.fields_info():
             self.fields[info["name"]] = config_form_field(info)
             self.config_field_names.append(info["name"])
+        if clone_of is not None:
+            self.initial.update({
+                **{k: v for k, v in clone_of.config.items() if k in self.fields},
+                "name": f"{clone_of.name} (clone)", "description": clone_of.description,
+                "dataset": clone_of.dataset_id, "tags": ", ".join(clone_of.tags), "priority": clone_of.priority,
+                "cloned_from": clone_of.pk,
+            })
         self.config: TrainConfig | None = None
 
     def groups(self) -> list[tuple[str, list, list]]:
@@ -54,8 +69,18 @@ class ExperimentForm(forms.Form):
         for group, title in GROUP_TITLES.items():
             basic = [self[i["name"]] for i in infos if i["group"] == group and not i["advanced"]]
             advanced = [self[i["name"]] for i in infos if i["group"] == group and i["advanced"]]
-            out.append((title, basic, advanced))
+            if basic or advanced:
+                out.append((title, basic, advanced))
         return out
+
+    def clean_tags(self) -> list[str]:
+        tags = [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
+        bad = [t for t in tags if not TAG.match(t)]
+        if bad:
+            raise forms.ValidationError(f"Tags are single words of letters, digits, . _ + - (up to 40): {', '.join(bad)}")
+        if len(tags) > 20:
+            raise forms.ValidationError("At most 20 tags.")
+        return list(dict.fromkeys(tags))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -67,4 +92,26 @@ class ExperimentForm(forms.Form):
         except ConfigError as exc:
             for name, message in exc.errors.items():
                 self.add_error(name if name in self.fields else None, message)
+            return cleaned
+        dataset = cleaned.get("dataset")
+        if dataset is not None:
+            for name, message in check_against_dataset(self.config, dataset).items():
+                self.add_error(name if name in self.fields else None, message)
         return cleaned
+
+
+def check_against_dataset(config: TrainConfig, dataset: Dataset) -> dict[str, str]:
+    """Choices that cannot work with this dataset, by field."""
+    errors: dict[str, str] = {}
+    try:
+        train_size = len(dataset.splits().train)
+    except (OSError, ValueError) as exc:
+        return {"dataset": f"This dataset cannot be read: {exc}"}
+    if config.batch_size > train_size:
+        errors["batch_size"] = (f"Larger than the training split ({train_size} images): "
+                                f"use at most {train_size}.")
+    return errors
+
+
+class ExtendForm(forms.Form):
+    epochs = forms.IntegerField(min_value=1, max_value=1000, initial=5, label="Epochs to add")

@@ -1,7 +1,9 @@
-"""Sending to an experiment's websocket group from outside a consumer (the worker, views).
+"""Sending live messages from outside a consumer (the worker, views).
 
-Every message is {"type": <kind>, "experiment": <id>, ...payload}; the consumer has one handler
-per kind and checks permission before it forwards anything.
+Per experiment, to the group `experiment.<id>`: {"type": <kind>, "experiment": <id>, ...payload}
+with kinds epoch, status, progress and log. Per team, to the group `team.<id>.experiments`: a
+summary of an experiment whose state changed, for the lists. Consumers have one handler per kind
+and check permission before they forward anything.
 """
 from __future__ import annotations
 
@@ -10,18 +12,21 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-KINDS = ("epoch", "status", "progress")
+KINDS = ("epoch", "status", "progress", "log")
 
 
 def group_name(experiment_id: int) -> str:
     return f"experiment.{experiment_id}"
 
 
+def team_group_name(team_id: int) -> str:
+    return f"team.{team_id}.experiments"
+
+
 def send(experiment_id: int, kind: str, payload: dict[str, Any]) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown live message kind {kind!r}")
-    layer = get_channel_layer()
-    async_to_sync(layer.group_send)(group_name(experiment_id), {
+    async_to_sync(get_channel_layer().group_send)(group_name(experiment_id), {
         "type": f"{kind}.message", "message": {"type": kind, "experiment": experiment_id, **payload},
     })
 
@@ -30,10 +35,34 @@ def send_epoch(experiment_id: int, metrics: dict[str, Any]) -> None:
     send(experiment_id, "epoch", {"metrics": metrics})
 
 
-def send_status(experiment) -> None:
-    send(experiment.pk, "status", {"status": experiment.status, "status_label": experiment.get_status_display(),
-                                   "error": experiment.error, "test_metrics": experiment.test_metrics})
+def status_payload(experiment) -> dict[str, Any]:
+    return {
+        "status": experiment.status, "status_label": experiment.get_status_display(), "error": experiment.error,
+        "test_metrics": experiment.test_summary, "epochs": experiment.epochs,
+        "checkpoint_epoch": experiment.checkpoint_epoch, "best_epoch": experiment.best_epoch,
+        "stop_reason": experiment.stop_reason, "cancel_requested": experiment.cancel_requested,
+        "started_at": experiment.started_at.isoformat() if experiment.started_at else None,
+        "finished_at": experiment.finished_at.isoformat() if experiment.finished_at else None,
+    }
+
+
+def send_status(experiment, started: bool = False) -> None:
+    """The experiment's page and its team's lists learn the new state. `started`: a worker has just
+    (re)started the run, which redoes every epoch after `checkpoint_epoch`."""
+    send(experiment.pk, "status", {**status_payload(experiment), "started": started})
+    send_team_update(experiment)
+
+
+def send_team_update(experiment) -> None:
+    async_to_sync(get_channel_layer().group_send)(team_group_name(experiment.team_id), {
+        "type": "experiment.changed", "team": experiment.team_id,
+        "message": {"type": "changed", "experiment": experiment.pk, "status": experiment.status},
+    })
 
 
 def send_progress(experiment_id: int, epoch: int, batch: int, batches: int, loss: float) -> None:
     send(experiment_id, "progress", {"epoch": epoch, "batch": batch, "batches": batches, "loss": loss})
+
+
+def send_log(experiment_id: int, line: str) -> None:
+    send(experiment_id, "log", {"line": line})

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +29,17 @@ class Queue(models.TextChoices):
     CPU = "cpu", "CPU"
 
 
+class Priority(models.TextChoices):
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
+# Celery's Redis transport serves lower numbers first (0 is the highest priority).
+BROKER_PRIORITY = {Priority.HIGH: 0, Priority.NORMAL: 3, Priority.LOW: 6}
+PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
+
+
 class Experiment(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="experiments")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="experiments")
@@ -37,12 +50,22 @@ class Experiment(models.Model):
     config = models.JSONField(help_text="the full resolved training config")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     queue = models.CharField(max_length=8, choices=Queue.choices, default=Queue.CPU)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    tags = models.JSONField(default=list, blank=True)
+    cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones")
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="when it last entered the queue")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     test_metrics = models.JSONField(null=True, blank=True)
+    # Set by a user; the worker sees it at the next batch and ends the run as cancelled.
+    cancel_requested = models.BooleanField(default=False)
+    checkpoint_epoch = models.PositiveIntegerField(null=True, blank=True, help_text="epoch of the last checkpoint")
+    best_epoch = models.PositiveIntegerField(null=True, blank=True)
+    stop_reason = models.TextField(blank=True, help_text="why training ended before its last epoch")
+    log = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -65,28 +88,105 @@ class Experiment(models.Model):
     def epochs(self) -> int:
         return int(self.config.get("epochs", 0))
 
+    @property
+    def test_summary(self) -> dict | None:
+        """Test metrics without the per-sample predictions (those are for the results page)."""
+        if not self.test_metrics:
+            return None
+        return {k: v for k, v in self.test_metrics.items() if k not in {"predictions", "confusion_matrix", "per_class"}}
+
+    @property
+    def broker_priority(self) -> int:
+        return BROKER_PRIORITY[self.priority]
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in ACTIVE_STATUSES and not self.cancel_requested
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in {Status.CANCELLED, Status.FAILED}
+
+    @property
+    def can_extend(self) -> bool:
+        return self.status in {Status.SUCCEEDED, Status.STOPPED_EARLY} and self.checkpoint_epoch is not None
+
+    def queue_position(self) -> int | None:
+        """1 for the next to start on its queue: priority first, then the time it was queued."""
+        if self.status != Status.QUEUED:
+            return None
+        ahead = 0
+        for other in Experiment.objects.filter(status=Status.QUEUED, queue=self.queue).only("priority", "queued_at", "pk"):
+            if (PRIORITY_RANK[other.priority], other.queued_at, other.pk) < (PRIORITY_RANK[self.priority], self.queued_at, self.pk):
+                ahead += 1
+        return ahead + 1
+
     def claim(self, worker: str) -> bool:
         """Atomically move queued -> running; False when someone else has it or it was cancelled."""
-        claimed = Experiment.objects.filter(pk=self.pk, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=timezone.now(), worker=worker, error="")
+        claimed = Experiment.objects.filter(pk=self.pk, status=Status.QUEUED, cancel_requested=False).update(
+            status=Status.RUNNING, started_at=timezone.now(), finished_at=None, worker=worker, error="")
         if claimed:
             self.refresh_from_db()
         return bool(claimed)
 
-    def finish(self, status: str, error: str = "", test_metrics: dict | None = None) -> None:
+    def finish(self, status: str, error: str = "", test_metrics: dict | None = None, **fields) -> None:
         self.status, self.error, self.finished_at = status, error, timezone.now()
+        self.cancel_requested = False
         self.test_metrics = test_metrics if test_metrics is not None else self.test_metrics
-        self.save(update_fields=["status", "error", "finished_at", "test_metrics"])
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=["status", "error", "finished_at", "test_metrics", "cancel_requested", *fields])
+
+    def request_cancel(self) -> str:
+        """A queued experiment is cancelled at once (it never starts); a running one stops at its next batch."""
+        now = timezone.now()
+        if Experiment.objects.filter(pk=self.pk, status=Status.QUEUED).update(
+                status=Status.CANCELLED, finished_at=now, cancel_requested=False):
+            self.refresh_from_db()
+            return "cancelled"
+        if Experiment.objects.filter(pk=self.pk, status=Status.RUNNING).update(cancel_requested=True):
+            self.refresh_from_db()
+            return "stopping"
+        self.refresh_from_db()
+        return "finished"
+
+    def requeue(self, extra_epochs: int = 0) -> bool:
+        """Back to the queue: resume a cancelled/failed run or extend a finished one by `extra_epochs`.
+
+        The worker continues from the last checkpoint. False when the experiment is not in a state
+        that allows it (it changed meanwhile)."""
+        allowed = [Status.SUCCEEDED, Status.STOPPED_EARLY] if extra_epochs else [Status.CANCELLED, Status.FAILED]
+        updates = {"status": Status.QUEUED, "queued_at": timezone.now(), "finished_at": None, "error": "",
+                   "cancel_requested": False, "stop_reason": ""}
+        if extra_epochs:
+            updates["config"] = {**self.config, "epochs": self.epochs + extra_epochs}
+        changed = Experiment.objects.filter(pk=self.pk, status__in=allowed).update(**updates)
+        self.refresh_from_db()
+        return bool(changed)
+
+    def append_log(self, line: str) -> None:
+        stamp = timezone.now().strftime("%H:%M:%S")
+        Experiment.objects.filter(pk=self.pk).update(log=Concat(F("log"), Value(f"{stamp} {line}\n")))
+
+    def log_tail(self, lines: int = 200) -> list[str]:
+        return self.log.splitlines()[-lines:]
 
     def to_dict(self) -> dict:
         return {
-            "id": self.pk, "name": self.name, "team": self.team_id, "dataset": self.dataset_id,
-            "owner": self.owner.get_username(), "status": self.status, "status_label": self.get_status_display(),
-            "queue": self.queue, "config": self.config, "error": self.error, "test_metrics": self.test_metrics,
-            "epochs": self.epochs, "created_at": self.created_at.isoformat() if self.created_at else None,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "id": self.pk, "name": self.name, "description": self.description, "team": self.team_id,
+            "dataset": self.dataset_id, "dataset_name": self.dataset.name, "owner": self.owner.get_username(),
+            "status": self.status, "status_label": self.get_status_display(), "queue": self.queue,
+            "priority": self.priority, "tags": self.tags, "config": self.config, "error": self.error,
+            "test_metrics": self.test_summary, "epochs": self.epochs, "checkpoint_epoch": self.checkpoint_epoch,
+            "best_epoch": self.best_epoch, "stop_reason": self.stop_reason, "cancel_requested": self.cancel_requested,
+            "queue_position": self.queue_position(), "url": self.get_absolute_url(),
+            "created_at": _iso(self.created_at), "queued_at": _iso(self.queued_at),
+            "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at),
         }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 class EpochMetric(models.Model):

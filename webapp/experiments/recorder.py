@@ -1,21 +1,34 @@
-"""The worker's training callback: one EpochMetric row per epoch, and live messages to the page."""
+"""The worker's training callback: one EpochMetric row per epoch, log lines, checkpoint bookkeeping,
+cancel requests, and live messages to the page."""
 from __future__ import annotations
 
 import threading
+import time
 
-from training.callbacks import BatchProgress, EpochMetrics, Throttled
+from training.callbacks import BatchProgress, EpochMetrics, FitStart, Throttled
 from webapp.experiments import live
 from webapp.experiments.models import EpochMetric, Experiment
-
 
 # Set when the worker begins a warm shutdown: the run stops at the next batch, keeping its checkpoint.
 WORKER_SHUTTING_DOWN = threading.Event()
 
 
 class ExperimentRecorder(Throttled):
-    def __init__(self, experiment: Experiment, progress_per_second: float = 4.0) -> None:
+    def __init__(self, experiment: Experiment, progress_per_second: float = 4.0, cancel_poll_seconds: float = 0.5) -> None:
         super().__init__(progress_per_second)
         self.experiment = experiment
+        self._cancel_poll = cancel_poll_seconds
+        self._last_poll = 0.0
+        self._cancelled = False
+
+    def log(self, line: str) -> None:
+        self.experiment.append_log(line)
+        live.send_log(self.experiment.pk, line)
+
+    def on_fit_start(self, info: FitStart) -> None:
+        what = f"resuming after epoch {info.start_epoch - 1}" if info.start_epoch > 1 else "starting"
+        self.log(f"{what} on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
+                 f"{len(info.classes)} classes, {info.parameters:,} parameters")
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.due(progress):
@@ -24,9 +37,27 @@ class ExperimentRecorder(Throttled):
     def on_epoch_end(self, metrics: EpochMetrics) -> None:
         values = metrics.to_dict()
         epoch = values.pop("epoch")
-        # update_or_create keeps one row per epoch even if an epoch is ever recorded twice.
-        row, _ = EpochMetric.objects.update_or_create(experiment=self.experiment, epoch=epoch, defaults=values)
+        # update_or_create keeps one row per epoch even when a resumed run redoes an epoch.
+        row, _ = EpochMetric.objects.update_or_create(
+            experiment=self.experiment, epoch=epoch, defaults={k: values[k] for k in EpochMetric.FIELDS if k != "epoch"})
         live.send_epoch(self.experiment.pk, row.to_dict())
+        val = f", val loss {metrics.val_loss:.4f}, val acc {metrics.val_acc:.2%}" if metrics.val_loss is not None else ""
+        self.log(f"epoch {epoch}/{self.experiment.epochs}: train loss {metrics.train_loss:.4f}, "
+                 f"train acc {metrics.train_acc:.2%}{val} ({metrics.seconds:.1f}s)")
+
+    def on_checkpoint(self, path: str, epoch: int) -> None:
+        Experiment.objects.filter(pk=self.experiment.pk).update(checkpoint_epoch=epoch)
+        self.experiment.checkpoint_epoch = epoch
+
+    def on_log(self, line: str) -> None:
+        self.log(line)
 
     def should_stop(self) -> bool:
-        return WORKER_SHUTTING_DOWN.is_set()
+        if WORKER_SHUTTING_DOWN.is_set():
+            return True
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_poll >= self._cancel_poll:
+            self._last_poll = now
+            # A deleted experiment counts as cancelled too.
+            self._cancelled = not Experiment.objects.filter(pk=self.experiment.pk, cancel_requested=False).exists()
+        return self._cancelled

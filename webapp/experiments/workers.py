@@ -1,0 +1,59 @@
+"""Online workers, from Celery's own remote inspection (ping, stats, active queues, active tasks) and
+a custom inspect command that reports each worker's device."""
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from celery.worker.control import inspect_command
+from django.conf import settings
+
+from webapp.celery import app
+
+
+@inspect_command()
+def trainyard_device(state) -> dict[str, Any]:
+    """Runs inside the worker: what it trains on."""
+    import torch
+
+    if torch.cuda.is_available():
+        gpus = []
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            gpus.append({"index": i, "name": props.name, "memory_gb": round(props.total_memory / 2**30, 1)})
+        return {"device": "cuda", "gpus": gpus, "host": platform.node()}
+    return {"device": "cpu", "gpus": [], "cpus": os.cpu_count(), "host": platform.node()}
+
+
+def _strip_prefix(queue: str) -> str:
+    prefix = settings.TRAINYARD_QUEUE_PREFIX
+    return queue[len(prefix):] if prefix and queue.startswith(prefix) else queue
+
+
+def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
+    """One dict per worker that answered: name, host, device, queues, pool, uptime, running experiment ids."""
+    inspect = app.control.inspect(timeout=timeout)
+    stats = inspect.stats() or {}
+    if not stats:
+        return []
+    names = list(stats)
+    inspect = app.control.inspect(destination=names, timeout=timeout)
+    queues = inspect.active_queues() or {}
+    active = inspect.active() or {}
+    devices = inspect._request("trainyard_device") or {}
+    prefix = settings.TRAINYARD_QUEUE_PREFIX
+    workers = []
+    for name in sorted(names):
+        worker_queues = [q["name"] for q in queues.get(name, [])]
+        if prefix and not any(q.startswith(prefix) for q in worker_queues):
+            continue  # a worker of another site (or test session) sharing this Redis
+        running = [task["args"][0] for task in active.get(name, []) if task.get("name") == "experiments.run" and task.get("args")]
+        info = stats[name]
+        workers.append({
+            "name": name, "host": name.split("@", 1)[-1], "queues": [_strip_prefix(q) for q in worker_queues],
+            "device": devices.get(name, {}), "pool": info.get("pool", {}).get("implementation", ""),
+            "concurrency": info.get("pool", {}).get("max-concurrency"), "uptime": info.get("uptime"),
+            "pid": info.get("pid"), "running": running,
+        })
+    return workers
