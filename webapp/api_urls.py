@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from webapp.experiments import api as experiments_api
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("experiments/<int:pk>/cancel/", experiments_api.experiment_cancel, name="api_experiment_cancel"),
     path("experiments/<int:pk>/resume/", experiments_api.experiment_resume, name="api_experiment_resume"),
     path("experiments/<int:pk>/extend/", experiments_api.experiment_extend, name="api_experiment_extend"),
+    path("datasets/", include("webapp.datasets.api_urls")),
 ]

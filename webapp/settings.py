@@ -203,3 +203,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# Datasets (issue 4). Caps on what an upload may hold, so an archive or an image cannot exhaust the
+# disk or the memory of a worker (zip bombs, decompression bombs); every one is named in the message
+# that rejects an upload.
+DATASET_MAX_ENTRIES = env_int("TRAINYARD_DATASET_MAX_ENTRIES", 200_000, 1)  # files in an archive
+DATASET_MAX_BYTES = env_int("TRAINYARD_DATASET_MAX_BYTES", 8 * 2**30, 1)  # unpacked size of an archive, bytes
+# Unpacked/packed size of one entry; applies to entries over 1 MiB (tiny files' ratios mean nothing).
+DATASET_MAX_RATIO = env_int("TRAINYARD_DATASET_MAX_RATIO", 200, 1)
+DATASET_MAX_PIXELS = env_int("TRAINYARD_DATASET_MAX_PIXELS", 40_000_000, 1)  # width x height of one image
+DATASET_MIN_IMAGES_PER_CLASS = env_int("TRAINYARD_DATASET_MIN_IMAGES_PER_CLASS", 5, 1)
+# Folders under which an admin may register a server folder as a dataset (shared storage mounts).
+DATASET_FOLDER_ROOTS = [Path(p).expanduser() for p in env_list("TRAINYARD_DATASET_FOLDER_ROOTS", [str(DATA_DIR / "server-datasets")])]
+for _root in DATASET_FOLDER_ROOTS:
+    if not _root.is_absolute():
+        raise ImproperlyConfigured(f"TRAINYARD_DATASET_FOLDER_ROOTS: {str(_root)!r} must be an absolute path")
+# Where torchvision's original files (MNIST, Fashion-MNIST, CIFAR-10) are looked for, and downloaded to
+# when TRAINYARD_DATASET_DOWNLOADS allows it and the machine has internet.
+DATASET_TORCHVISION_DIR = env_path("TRAINYARD_TORCHVISION_DIR", DATA_DIR / "torchvision")
+DATASET_DOWNLOADS = env_bool("TRAINYARD_DATASET_DOWNLOADS", True)
+# A rejected upload leaves no row; its message waits here (Redis) for the page or the admin to show it.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "datasets": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "trainyard:" + TRAINYARD_QUEUE_PREFIX,
+    },
+}

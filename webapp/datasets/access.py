@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from webapp.datasets import notices
 from webapp.datasets.models import Dataset
-from webapp.teams.access import object_for, visible
+from webapp.teams.access import object_for, teams_of, visible
 
 
 def datasets_for(user) -> QuerySet[Dataset]:
@@ -12,3 +13,11 @@ def datasets_for(user) -> QuerySet[Dataset]:
 
 def dataset_for(user, pk, write: bool = False) -> Dataset:
     return object_for(Dataset.objects.select_related("team"), user, pk, write=write)
+
+
+def rejection_for(user, pk) -> dict | None:
+    """The message of a rejected upload (its row is gone), for members of the team it was meant for."""
+    notice = notices.rejection(pk)
+    if notice is None or not teams_of(user).filter(pk=notice["team"]).exists():
+        return None
+    return notice

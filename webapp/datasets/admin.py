@@ -1,13 +1,174 @@
+"""Datasets in the Django admin: add from any source, list with status/counts/version, re-validate,
+thumbnails per class and the health report on the change page. A dataset that experiments use keeps
+its data and split read-only, and deleting it shows Django's protected-objects page."""
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import Http404
+from django.template.loader import render_to_string
+from django.urls import path
+from django.utils.html import format_html
 
+from webapp.datasets import intake, notices, presentation
+from webapp.datasets.forms import AdminAddForm, split_fields
 from webapp.datasets.models import Dataset
+from webapp.datasets.validation import size_text
+
+SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
+COMPUTED = ("version", "source", "status", "stage", "progress", "error", "origin_text", "root", "archive",
+            "content_hash", "size", "num_images", "classes", "fixed_split", "mean", "std", "created_by",
+            "created_at", "processed_at", "usage", "split_table", "health_report", "thumbnails")
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "source", "status", "num_images", "created_at"]
+    list_display = ["name", "version", "team", "source", "status_badge", "class_count", "num_images", "health",
+                    "created_at"]
+    list_display_links = ["name", "version"]
     list_filter = ["status", "source", "team"]
-    search_fields = ["name", "description"]
-    readonly_fields = ["classes", "num_images", "created_at", "error"]
+    search_fields = ["name", "description", "content_hash"]
+    ordering = ["team__name", "name", "-version"]
+    actions = ["revalidate"]
+    add_fieldsets = [
+        (None, {"fields": ["team", "name", "description", "add_source"]}),
+        ("Zip archive", {"fields": ["archive"]}),
+        ("Folder on the server", {"fields": ["folder"]}),
+        ("torchvision dataset", {"fields": ["torchvision", "torchvision_folder", "download"]}),
+        ("Split (when the data does not fix it)", {"fields": list(SPLIT_SETTINGS)}),
+    ]
+    change_fieldsets = [
+        (None, {"fields": ["team", "name", "version", "description", "status", "stage", "progress", "error", "usage"]}),
+        ("Thumbnails per class", {"fields": ["thumbnails"]}),
+        ("Health report", {"fields": ["health_report"]}),
+        ("Split", {"fields": [*SPLIT_SETTINGS, "fixed_split", "split_table"]}),
+        ("Data", {"fields": ["source", "origin_text", "root", "archive", "content_hash", "size", "num_images",
+                             "classes", "mean", "std", "created_by", "created_at", "processed_at"]}),
+    ]
+
+    # --- forms -----------------------------------------------------------------------------------
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.change_fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AdminAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in SPLIT_SETTINGS:  # the same bounds and help as the upload page
+            return split_fields()[db_field.name]
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        locked = ("team", "name")
+        if obj.is_used() or obj.is_processing:
+            locked += SPLIT_SETTINGS
+        return locked + COMPUTED
+
+    def save_model(self, request, obj: Dataset, form, change: bool) -> None:
+        if not change:
+            form.start(obj, request.user)
+            messages.info(request, f"{obj} is being checked by the dataset worker; its status shows here.")
+            return
+        resplit = any(name in form.changed_data for name in SPLIT_SETTINGS)
+        super().save_model(request, obj, form, change)
+        if resplit and obj.was_ready:
+            with transaction.atomic():
+                obj.queue_processing()
+            messages.info(request, f"{obj} is being processed again for its new split settings.")
+
+    # --- list ------------------------------------------------------------------------------------
+    def changelist_view(self, request, extra_context=None):
+        for notice in notices.pop_for(request.user):
+            messages.error(request, f"The upload of {notice['name']} was rejected: {notice['message']}")
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Dataset) -> str:
+        text = obj.get_status_display()
+        if obj.is_processing and obj.stage:
+            text = f"{text}: {obj.stage} ({obj.progress}%)"
+        return format_html('<span class="ty-status ty-{}" title="{}">{}</span>', obj.status, obj.error, text)
+
+    @admin.display(description="Classes")
+    def class_count(self, obj: Dataset) -> int:
+        return len(obj.classes)
+
+    @admin.display(description="Health")
+    def health(self, obj: Dataset) -> str:
+        checks = obj.report.get("checks", [])
+        problems = [c["title"] for c in checks if c["level"] == "problem"]
+        warnings = [c["title"] for c in checks if c["level"] == "warning"]
+        if not checks:
+            return "–"
+        if problems:
+            return format_html('<span style="color:#b42318" title="{}">{} problem{}</span>', "; ".join(problems),
+                               len(problems), "s" if len(problems) > 1 else "")
+        if warnings:
+            return format_html('<span style="color:#b54708" title="{}">{} warning{}</span>', "; ".join(warnings),
+                               len(warnings), "s" if len(warnings) > 1 else "")
+        return format_html('<span style="color:#067647">{}</span>', "ok")
+
+    @admin.action(description="Re-validate selected datasets (check every image again)")
+    def revalidate(self, request, queryset) -> None:
+        queued = [d for d in queryset if intake.revalidate(d)]
+        skipped = queryset.count() - len(queued)
+        if queued:
+            self.message_user(request, f"Queued {len(queued)} dataset{'s' if len(queued) > 1 else ''} for "
+                                       f"re-validation: {', '.join(str(d) for d in queued)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {skipped} being processed right now.", messages.WARNING)
+
+    # --- change page -----------------------------------------------------------------------------
+    @admin.display(description="Used by")
+    def usage(self, obj: Dataset) -> str:
+        used = obj.experiments.count()
+        if not used:
+            return "No experiment yet: its split settings can still change (the data is processed again)."
+        return (f"{used} experiment{'s' if used > 1 else ''}. Its data and split are locked, and it cannot be "
+                f"deleted; upload changed data under the name {obj.name!r} to make version {obj.version + 1}.")
+
+    @admin.display(description="Origin")
+    def origin_text(self, obj: Dataset) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in obj.origin.items() if v not in (None, "")) or "–"
+
+    @admin.display(description="Size of the images")
+    def size(self, obj: Dataset) -> str:
+        return size_text(obj.size_bytes)
+
+    @admin.display(description="Images per split")
+    def split_table(self, obj: Dataset) -> str:
+        return render_to_string("datasets/includes/split_table.html", presentation.detail_context(obj))
+
+    @admin.display(description="Report")
+    def health_report(self, obj: Dataset) -> str:
+        return render_to_string("datasets/includes/health.html", presentation.detail_context(obj))
+
+    @admin.display(description="Samples")
+    def thumbnails(self, obj: Dataset) -> str:
+        samples = presentation.sample_urls(obj, "admin:datasets_dataset_sample")
+        return render_to_string("datasets/includes/sample_grid.html", {"samples": samples, "thumb": 64})
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/samples/<int:class_index>/<int:number>.png", self.admin_site.admin_view(self.sample_view),
+                 name="datasets_dataset_sample"),
+            *super().get_urls(),
+        ]
+
+    def sample_view(self, request, pk: int, class_index: int, number: int):
+        dataset = self.get_object(request, str(pk))
+        if dataset is None or not self.has_view_permission(request, dataset):
+            raise Http404("No such dataset")
+        return presentation.sample_response(dataset, class_index, number)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        return {**initial, "download": True}
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The list shows the progress; the change page of a dataset still processing has little to show.
+        return self.response_post_save_add(request, obj)

@@ -1,17 +1,79 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
-from webapp.datasets.access import dataset_for, datasets_for
+from webapp.datasets import notices, presentation
+from webapp.datasets.access import dataset_for, datasets_for, rejection_for
+from webapp.datasets.forms import UploadForm
+from webapp.datasets.validation import DatasetRejected
+from webapp.teams.access import can_write, teams_of
+
+
+def _show_rejections(request) -> None:
+    for notice in notices.pop_for(request.user):
+        messages.error(request, f"The upload of {notice['name']} was rejected: {notice['message']}")
 
 
 @login_required
 def dataset_list(request):
-    return render(request, "datasets/list.html", {"datasets": datasets_for(request.user)})
+    _show_rejections(request)
+    datasets = list(datasets_for(request.user).order_by("team__name", "name", "-version"))
+    return render(request, "datasets/list.html", {
+        "rows": presentation.latest_with_versions(datasets),
+        "can_upload": teams_of(request.user, write=True).exists(),
+    })
 
 
 @login_required
 def dataset_detail(request, pk: int):
+    try:
+        dataset = dataset_for(request.user, pk)
+    except Http404:
+        notice = rejection_for(request.user, pk)
+        if notice is None:
+            raise
+        return render(request, "datasets/rejected.html", {"notice": notice})
+    return render(request, "datasets/detail.html", {
+        **presentation.detail_context(dataset),
+        "can_write": can_write(request.user, dataset.team_id),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_upload(request):
+    if not teams_of(request.user, write=True).exists():
+        raise PermissionDenied("Viewers cannot upload datasets")
+    initial = {}
+    base_id = request.GET.get("from", "")
+    if base_id.isdigit():  # "upload a new version" of a dataset the user may change
+        base = dataset_for(request.user, int(base_id), write=True)
+        initial = {"team": base.team_id, "name": base.name, "description": base.description,
+                   "split_seed": base.split_seed, "val_fraction": base.val_fraction, "test_fraction": base.test_fraction}
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = form.save()
+        except DatasetRejected as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{dataset} is uploaded; it is being checked now.")
+            return redirect(dataset)
+    return render(request, "datasets/upload.html", {"form": form})
+
+
+@login_required
+def dataset_sample(request, pk: int, class_index: int, number: int):
     dataset = dataset_for(request.user, pk)
-    return render(request, "datasets/detail.html", {"dataset": dataset})
+    return presentation.sample_response(dataset, class_index, number)
+
+
+@login_required
+def dataset_augment(request, pk: int):
+    dataset = dataset_for(request.user, pk)
+    return render(request, "datasets/augment.html", presentation.augment_context(dataset))

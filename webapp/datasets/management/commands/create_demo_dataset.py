@@ -5,6 +5,7 @@ from django.db import transaction
 
 from webapp.datasets.demo import DEMO_NAME, write_digits_folder
 from webapp.datasets.models import Dataset, DatasetSource
+from webapp.datasets.validation import DatasetRejected
 from webapp.teams.models import Team
 
 DEMO_ROOT = "datasets/builtin/digits"
@@ -18,17 +19,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, team: str, **options):
         team_obj, _ = Team.objects.get_or_create(name=team)
-        existing = Dataset.objects.filter(team=team_obj, name=DEMO_NAME).first()
-        if existing is not None and existing.path.is_dir():
+        existing = Dataset.objects.filter(team=team_obj, name=DEMO_NAME).order_by("-version").first()
+        if existing is not None and existing.path.is_dir() and existing.is_ready and existing.split_file:
             self.stdout.write(f"demo dataset already there: {existing.path}")
             return
         dataset = existing or Dataset(team=team_obj, name=DEMO_NAME, source=DatasetSource.BUILTIN, root=DEMO_ROOT,
                                       description="scikit-learn's handwritten digits: 1,797 grayscale 8x8 images, 10 classes.")
-        write_digits_folder(dataset.path)
+        if not dataset.path.is_dir():
+            write_digits_folder(dataset.path)
         try:
+            dataset.scan()  # every image checked, statistics and health report, in this process
             with transaction.atomic():
-                dataset.scan()
                 dataset.save()
-        except Exception as exc:
+        except DatasetRejected as exc:
             raise CommandError(f"could not register the demo dataset: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"demo dataset: {dataset.num_images} images in {dataset.path}"))

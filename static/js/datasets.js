@@ -1,0 +1,78 @@
+// Dataset page: class-distribution and image-size charts, and the progress bar while processing
+// (polls the status endpoint; reloads once the dataset is ready or failed, shows a rejection in place).
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("dataset-data").textContent);
+  const $ = (sel) => document.querySelector(sel);
+  const FONT = { family: "system-ui, sans-serif", size: 12 };
+  const CONFIG = { responsive: true, displaylogo: false };
+  const SPLITS = [["train", "train", "#3656d8"], ["val", "validation", "#e0702d"], ["test", "test", "#1f9d55"]];
+
+  function drawClasses() {
+    const el = document.getElementById("chart-classes");
+    if (!el || !data.classes.length) return;
+    const traces = SPLITS.filter(([key]) => data.splits[key].some((n) => n > 0)).map(([key, label, color]) => ({
+      type: "bar", name: label, x: data.classes, y: data.splits[key], marker: { color: color },
+      hovertemplate: "%{x}: %{y} " + label + " images<extra></extra>",
+    }));
+    Plotly.newPlot(el, traces, {
+      barmode: "stack", margin: { t: 10, r: 10, b: 80, l: 55 }, height: 320, font: FONT,
+      yaxis: { title: { text: "images" }, rangemode: "tozero" }, xaxis: { automargin: true, type: "category" },
+      legend: { orientation: "h", y: 1.12 },
+    }, CONFIG);
+  }
+
+  function drawSizes() {
+    const el = document.getElementById("chart-sizes");
+    if (!el || !data.sizes.length) return;
+    const counts = data.sizes.map((s) => s[2]);
+    const trace = (i, name, color) => ({
+      type: "histogram", histfunc: "sum", name: name, x: data.sizes.map((s) => s[i]), y: counts,
+      opacity: 0.65, marker: { color: color }, nbinsx: 40,
+      hovertemplate: name + " %{x} px: %{y} images<extra></extra>",
+    });
+    Plotly.newPlot(el, [trace(0, "width", "#3656d8"), trace(1, "height", "#e0702d")], {
+      barmode: "overlay", margin: { t: 10, r: 10, b: 45, l: 55 }, height: 320, font: FONT,
+      xaxis: { title: { text: "pixels" } }, yaxis: { title: { text: "images" }, rangemode: "tozero" },
+      legend: { orientation: "h", y: 1.12 },
+    }, CONFIG);
+  }
+
+  function showProgress(s) {
+    $("#progress-text").textContent = s.stage || "Waiting for a worker";
+    $("#progress-pct").textContent = s.progress + "%";
+    $("#progress-bar").style.width = s.progress + "%";
+    document.querySelector("#progress-card .progress").setAttribute("aria-valuenow", s.progress);
+  }
+
+  function showStatus(s) {
+    const badge = $("#status");
+    badge.className = "badge " + (s.status === "rejected" ? "failed" : s.status);
+    badge.dataset.status = s.status;
+    badge.textContent = s.status_label;
+  }
+
+  function poll() {
+    fetch(data.status_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
+      .then((s) => {
+        if (s.status === "processing") {
+          showProgress(s);
+          setTimeout(poll, 1000);
+        } else if (s.status === "rejected") {
+          showStatus(s);
+          $("#progress-card").hidden = true;
+          $("#error-title").textContent = "The upload was rejected, and nothing of it was kept.";
+          $("#error-text").textContent = s.error;
+          $("#error-box").hidden = false;
+        } else {
+          window.location.reload();  // ready or failed: the page shows the full report
+        }
+      })
+      .catch(() => setTimeout(poll, 3000));
+  }
+
+  drawClasses();
+  drawSizes();
+  if (data.status === "processing") setTimeout(poll, 500);
+})();

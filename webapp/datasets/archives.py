@@ -1,0 +1,174 @@
+"""Uploaded zip archives, read safely.
+
+`check_archive` looks only at the archive's directory (no decompression), so the upload form can
+answer at once: entry count, unpacked size and compression ratio against the caps, names that would
+escape the folder (`../`, absolute paths, drive letters), links, encrypted entries, duplicates, and
+the layout (image folders or a CSV). `extract` then writes exactly the planned files, each to its
+canonical place, counting the bytes it really writes: the sizes an archive declares are checked
+again as they are decompressed, so a lying header cannot get past the caps either.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from webapp.datasets.layout import LayoutPlan, find_csv, plan_csv, plan_folders
+from webapp.datasets.validation import DatasetRejected, Limits, Problems, size_text
+
+CSV_MAX_BYTES = 64 * 2**20
+CHUNK = 2**20
+WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass
+class ArchiveCheck:
+    plan: LayoutPlan
+    entries: dict[str, zipfile.ZipInfo]  # planned source name -> its entry
+    unpacked_bytes: int
+
+
+def _size_of(fileobj: IO[bytes]) -> int:
+    position = fileobj.tell()
+    fileobj.seek(0, 2)
+    size = fileobj.tell()
+    fileobj.seek(position)
+    return size
+
+
+def _declared_entry_count(fileobj: IO[bytes]) -> int | None:
+    """The entry count from the end record, read before zipfile loads the whole directory into memory."""
+    try:
+        end = zipfile._EndRecData(fileobj)  # noqa: SLF001  (stable since Python 2; no public equivalent)
+    except (AttributeError, OSError):
+        return None
+    finally:
+        fileobj.seek(0)
+    return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+
+
+def open_zip(fileobj: IO[bytes], limits: Limits) -> zipfile.ZipFile:
+    size = _size_of(fileobj)
+    if size > limits.max_bytes:
+        raise DatasetRejected(f"The archive is {size_text(size)}; the limit is {size_text(limits.max_bytes)}.")
+    declared = _declared_entry_count(fileobj)
+    if declared is not None and declared > limits.max_entries:
+        raise DatasetRejected(f"The archive has {declared:,} entries; the limit is {limits.max_entries:,}.")
+    try:
+        return zipfile.ZipFile(fileobj)
+    except zipfile.BadZipFile:
+        raise DatasetRejected("The file is not a zip archive (or it is damaged). Upload a .zip file.") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetRejected(f"The zip archive cannot be read: {exc}.") from None
+
+
+def check_archive(fileobj: IO[bytes], limits: Limits) -> ArchiveCheck:
+    """Check the archive's directory and plan its layout; raise DatasetRejected naming offenders."""
+    with open_zip(fileobj, limits) as zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            raise DatasetRejected(f"The archive has {len(infos):,} entries; the limit is {limits.max_entries:,}.")
+        problems = Problems()
+        entries: dict[str, zipfile.ZipInfo] = {}
+        total = 0
+        for info in infos:
+            raw = info.filename
+            name = raw.replace("\\", "/")  # some Windows tools write backslashes
+            if "\x00" in name:
+                problems.add("names with a NUL byte", repr(raw))
+                continue
+            if name.startswith("/") or WINDOWS_ABSOLUTE.match(name):
+                problems.add("absolute paths", raw)
+                continue
+            parts = [p for p in name.split("/") if p not in ("", ".")]
+            if ".." in parts:
+                problems.add("paths that escape the folder (..)", raw)
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                problems.add("symbolic links", raw)
+                continue
+            if info.is_dir() or not parts:
+                continue
+            if info.flag_bits & 0x1:
+                problems.add("password-protected entries", raw)
+                continue
+            clean = "/".join(parts)
+            if clean in entries:
+                problems.add("entries given twice", raw)
+                continue
+            entries[clean] = info
+            total += info.file_size
+            if info.file_size >= limits.ratio_applies_from:
+                ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
+                if ratio > limits.max_ratio:
+                    problems.add(f"entries that unpack to more than {limits.max_ratio}× their packed size "
+                                 "(a zip bomb?)", f"{raw} ({ratio:,.0f}×)")
+        if total > limits.max_bytes:
+            problems.add(f"more data than the limit of {size_text(limits.max_bytes)}",
+                         f"the archive would unpack to {size_text(total)}")
+        problems.raise_if_any()
+
+        names = list(entries)
+        csv_name = find_csv(names)
+        if csv_name is None:
+            plan = plan_folders(names)
+        else:
+            info = entries[csv_name]
+            if info.file_size > CSV_MAX_BYTES:
+                raise DatasetRejected(f"{csv_name} is {size_text(info.file_size)}; a labels CSV may be "
+                                      f"{size_text(CSV_MAX_BYTES)} at most.")
+            plan = plan_csv(names, csv_name, _read_entry(zf, info, limits))
+    used = {f.source: entries[f.source] for f in plan.files}
+    return ArchiveCheck(plan=plan, entries=used, unpacked_bytes=sum(i.file_size for i in used.values()))
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> bytes:
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
+        raise DatasetRejected(f"{info.filename}: the archive entry cannot be read ({exc}).") from None
+
+
+def safe_target(dest: Path, relative: str) -> Path:
+    """dest/relative, refusing anything that would resolve outside dest (belt and braces)."""
+    target = (dest / relative).resolve()
+    if not target.is_relative_to(dest.resolve()):
+        raise DatasetRejected(f"{relative}: the path escapes the dataset folder.")
+    return target
+
+
+def extract(fileobj: IO[bytes], check: ArchiveCheck, dest: Path, limits: Limits,
+            progress: Callable[[int, int], None] = lambda done, total: None) -> None:
+    """Write the planned files under dest at their canonical places, enforcing the caps while writing."""
+    written = 0
+    files = check.plan.files
+    with open_zip(fileobj, limits) as zf:
+        for number, planned in enumerate(files, start=1):
+            info = check.entries[planned.source]
+            target = safe_target(dest, planned.target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = 0
+            try:
+                with zf.open(info) as src, open(target, "xb") as out:
+                    while chunk := src.read(CHUNK):
+                        size += len(chunk)
+                        written += len(chunk)
+                        if size > info.file_size or written > limits.max_bytes:
+                            raise DatasetRejected(f"{planned.source}: the entry unpacks to more than the archive "
+                                                  "declares or than the size limit allows.")
+                        out.write(chunk)
+            except FileExistsError:
+                raise DatasetRejected(f"{planned.source}: two entries land on the same file ({planned.target}).") from None
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise DatasetRejected(f"{planned.source}: the archive entry is corrupt ({exc}).") from None
+            progress(number, len(files))
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

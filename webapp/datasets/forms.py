@@ -1,0 +1,170 @@
+"""The upload form (team pages and API) and the admin's add form, sharing their checks."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from webapp.datasets import intake
+from webapp.datasets.archives import ArchiveCheck, check_archive
+from webapp.datasets.models import Dataset
+from webapp.datasets.torchvision_import import choices as torchvision_choices
+from webapp.datasets.validation import DatasetRejected, Limits, size_text
+from webapp.teams.access import teams_of
+
+ARCHIVE_HELP = ("A .zip with one folder per class (cats/001.png …), optionally inside train/, val/ and test/ "
+                "folders that fix the split; or images plus one CSV file of filename,label[,split] rows.")
+MAX_EVAL_FRACTION = 0.9  # at least a tenth of the images stays for training
+
+
+def check_uploaded_archive(archive) -> ArchiveCheck:
+    """The archive's directory against the caps and the layout rules, as a field error."""
+    try:
+        archive.seek(0)
+        return check_archive(archive, Limits.from_settings())
+    except DatasetRejected as exc:
+        raise ValidationError(str(exc), code="rejected") from None
+    finally:
+        archive.seek(0)
+
+
+class SplitFieldsMixin:
+    """Name checks and split settings shared by the forms that start a dataset."""
+
+    def clean_split(self, cleaned: dict[str, Any]) -> None:
+        val, test = cleaned.get("val_fraction"), cleaned.get("test_fraction")
+        if val is not None and test is not None and val + test > MAX_EVAL_FRACTION:
+            self.add_error("test_fraction", f"Validation and test together may take at most {MAX_EVAL_FRACTION:.0%} "
+                                            "of the images; the rest is for training.")
+
+    def clean_name_in_team(self, cleaned: dict[str, Any]) -> None:
+        team, name = cleaned.get("team"), cleaned.get("name")
+        if team is not None and name:
+            busy = intake.busy_version(team, name)
+            if busy is not None:
+                self.add_error("name", f"Version {busy.version} of {name} is still being processed; wait until it "
+                                       "is ready before uploading another version.")
+
+
+def split_fields() -> dict[str, forms.Field]:
+    return {
+        "split_seed": forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label="Split seed",
+                                         help_text="the same seed always draws the same split"),
+        "val_fraction": forms.FloatField(min_value=0, max_value=MAX_EVAL_FRACTION, initial=0.15,
+                                         label="Validation fraction", widget=forms.NumberInput(attrs={"step": "0.01"}),
+                                         help_text="of each class, when the archive has no val/ folder"),
+        "test_fraction": forms.FloatField(min_value=0, max_value=MAX_EVAL_FRACTION, initial=0.15,
+                                          label="Test fraction", widget=forms.NumberInput(attrs={"step": "0.01"}),
+                                          help_text="of each class, when the archive has no test/ folder"),
+    }
+
+
+class UploadForm(SplitFieldsMixin, forms.Form):
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+    name = forms.CharField(max_length=200, help_text="an existing name of the team makes a new version of it")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    archive = forms.FileField(label="Zip archive", help_text=ARCHIVE_HELP,
+                              widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}))
+
+    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields.update(split_fields())
+        self.fields["team"].queryset = teams_of(user, write=True)
+        self.fields["archive"].help_text += f" At most {size_text(settings.DATASET_MAX_BYTES)} unpacked."
+        self.check: ArchiveCheck | None = None
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        self.check = check_uploaded_archive(archive)
+        return archive
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.clean_split(cleaned)
+        self.clean_name_in_team(cleaned)
+        return cleaned
+
+    def save(self) -> Dataset:
+        data = self.cleaned_data
+        dataset = Dataset(team=data["team"], name=data["name"], description=data["description"],
+                          split_seed=data["split_seed"], val_fraction=data["val_fraction"],
+                          test_fraction=data["test_fraction"], created_by=self.user)
+        return intake.start_upload(dataset, data["archive"], self.check)
+
+
+class Source:
+    UPLOAD, FOLDER, TORCHVISION = "upload", "folder", "torchvision"
+    CHOICES = [(UPLOAD, "Zip archive (image folders, or images + CSV)"), (FOLDER, "Folder on the server"),
+               (TORCHVISION, "torchvision dataset from its original files")]
+
+
+class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
+    """The admin's add form: one dataset from any source."""
+
+    add_source = forms.ChoiceField(label="Source", choices=Source.CHOICES, initial=Source.UPLOAD,
+                                   widget=forms.RadioSelect)
+    archive = forms.FileField(required=False, label="Zip archive", help_text=ARCHIVE_HELP)
+    folder = forms.CharField(required=False, label="Server folder",
+                             help_text="an absolute path under one of TRAINYARD_DATASET_FOLDER_ROOTS; read in place")
+    torchvision = forms.ChoiceField(required=False, label="torchvision dataset", choices=[])
+    torchvision_folder = forms.CharField(required=False, label="Folder with its original files",
+                                         help_text="empty: TRAINYARD_TORCHVISION_DIR")
+    download = forms.BooleanField(required=False, initial=True, label="Download the files when they are missing",
+                                  help_text="needs internet on the dataset worker")
+
+    class Meta:
+        model = Dataset
+        fields = ["team", "name", "description", "split_seed", "val_fraction", "test_fraction"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in split_fields().items():
+            self.fields[name] = field
+        self.fields["torchvision"].choices = [("", "—")] + torchvision_choices()
+        self.fields["torchvision_folder"].widget.attrs["placeholder"] = str(settings.DATASET_TORCHVISION_DIR)
+        self.fields["folder"].widget.attrs["placeholder"] = str(settings.DATASET_FOLDER_ROOTS[0]) + "/…"
+        self.check: ArchiveCheck | None = None
+        self.folder_path: Path | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.clean_split(cleaned)
+        self.clean_name_in_team(cleaned)
+        source = cleaned.get("add_source")
+        try:
+            if source == Source.UPLOAD:
+                if not cleaned.get("archive"):
+                    self.add_error("archive", "Choose a zip archive to upload.")
+                else:
+                    self.check = check_uploaded_archive(cleaned["archive"])
+            elif source == Source.FOLDER:
+                if not cleaned.get("folder"):
+                    self.add_error("folder", "Give the folder's absolute path.")
+                else:
+                    self.folder_path = intake.check_folder(cleaned["folder"])
+            elif source == Source.TORCHVISION:
+                if not cleaned.get("torchvision"):
+                    self.add_error("torchvision", "Choose which dataset to import.")
+                else:
+                    self.folder_path = Path(cleaned.get("torchvision_folder") or settings.DATASET_TORCHVISION_DIR)
+                    intake.check_torchvision(cleaned["torchvision"], self.folder_path, cleaned.get("download", False))
+        except ValidationError as exc:
+            self.add_error("archive", exc)
+        except DatasetRejected as exc:
+            self.add_error({Source.FOLDER: "folder", Source.TORCHVISION: "torchvision_folder"}.get(source), str(exc))
+        return cleaned
+
+    def start(self, dataset: Dataset, user) -> Dataset:
+        """Called by the admin's save_model with the instance this form built."""
+        data = self.cleaned_data
+        dataset.created_by = user
+        source = data["add_source"]
+        if source == Source.UPLOAD:
+            return intake.start_upload(dataset, data["archive"], self.check)
+        if source == Source.FOLDER:
+            return intake.start_folder(dataset, self.folder_path)
+        return intake.start_torchvision(dataset, data["torchvision"], self.folder_path, data.get("download", False))

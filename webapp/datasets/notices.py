@@ -1,0 +1,42 @@
+"""Rejections of uploads that were processed in the background.
+
+A rejected upload leaves no row and no files, so its message cannot live on the dataset. It is kept
+for a week in the `datasets` cache (Redis): under the dataset's id, for the page that was following
+the upload, and in a list per uploader, which the dataset list and the admin show once.
+"""
+from __future__ import annotations
+
+from django.core.cache import caches
+
+KEEP_SECONDS = 7 * 24 * 3600
+MAX_PER_USER = 20
+
+
+def _cache():
+    return caches["datasets"]
+
+
+def remember(dataset, message: str) -> dict:
+    notice = {"id": dataset.pk, "team": dataset.team_id, "name": dataset.name, "version": dataset.version,
+              "user": dataset.created_by_id, "message": message}
+    _cache().set(f"rejected:{dataset.pk}", notice, KEEP_SECONDS)
+    if dataset.created_by_id:
+        key = f"rejected-for:{dataset.created_by_id}"
+        pending = _cache().get(key, [])
+        _cache().set(key, (pending + [notice])[-MAX_PER_USER:], KEEP_SECONDS)
+    return notice
+
+
+def rejection(dataset_id: int) -> dict | None:
+    return _cache().get(f"rejected:{dataset_id}")
+
+
+def pop_for(user) -> list[dict]:
+    """The user's rejections not shown yet (each is shown once)."""
+    if not user.is_authenticated:
+        return []
+    key = f"rejected-for:{user.pk}"
+    pending = _cache().get(key, [])
+    if pending:
+        _cache().delete(key)
+    return pending
