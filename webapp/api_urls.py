@@ -6,6 +6,7 @@ from webapp.experiments import api as experiments_api
 
 urlpatterns = [
     path("experiments/", experiments_api.experiment_list, name="api_experiment_list"),
+    path("experiments/resolve/", experiments_api.resolve_config, name="api_resolve_config"),
     path("experiments/<int:pk>/", experiments_api.experiment_detail, name="api_experiment_detail"),
     path("experiments/<int:pk>/metrics/", experiments_api.experiment_metrics, name="api_experiment_metrics"),
     path("experiments/<int:pk>/cancel/", experiments_api.experiment_cancel, name="api_experiment_cancel"),

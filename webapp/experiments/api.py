@@ -7,9 +7,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webapp.experiments.access import experiment_for, experiments_for
-from webapp.experiments.forms import ExtendForm
+from webapp.experiments.forms import ExperimentForm, ExtendForm
 from webapp.experiments.live import send_status, status_payload
 from webapp.experiments.tasks import enqueue
+from webapp.experiments.views import queue_for
 
 
 @api_view(["GET"])
@@ -64,3 +65,12 @@ def experiment_extend(request: Request, pk: int) -> Response:
         enqueue(experiment)
     send_status(experiment)
     return Response(experiment.to_dict())
+
+
+@api_view(["POST"])
+def resolve_config(request: Request) -> Response:
+    """The full config the experiment form would save, or its errors by field (for the live preview)."""
+    form = ExperimentForm(request.POST, user=request.user)
+    if form.is_valid():
+        return Response({"config": form.config.to_dict(), "queue": queue_for(form.config)})
+    return Response({"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400)

@@ -9,11 +9,17 @@ from django import forms
 
 from training import ConfigError, TrainConfig
 from training.config import GROUPS
+from training.models import pretrained_weights_available
+from training.presets import KINDS as PRESET_KINDS
+from training.presets import list_presets, resolve_config
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.experiments.models import Experiment, Priority
 from webapp.teams.access import teams_of
 
 GROUP_TITLES = GROUPS
+PRESET_LABELS = {"recipe": "Recipe", "architecture": "Architecture", "augmentation": "Augmentation",
+                 "transfer": "Transfer learning", "optimizer": "Optimizer and schedule"}
+DEFAULT_PRESETS = ["quick"]
 TAG = re.compile(r"^[\w.+-]{1,40}$")
 
 
@@ -41,7 +47,8 @@ class ExperimentForm(forms.Form):
                                  help_text="high-priority experiments start before normal and low ones")
     cloned_from = forms.ModelChoiceField(queryset=Experiment.objects.none(), required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, user, clone_of: Experiment | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user, clone_of: Experiment | None = None, presets: list[str] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         # Only ready datasets of teams where the user may create experiments.
@@ -49,18 +56,42 @@ class ExperimentForm(forms.Form):
             team__in=teams_of(user, write=True), status=DatasetStatus.READY).select_related("team")
         self.fields["dataset"].label_from_instance = lambda d: f"{d.name} ({d.team.name}, {d.num_images} images)"
         self.fields["cloned_from"].queryset = Experiment.objects.filter(team__in=teams_of(user))
+        self.preset_field_names = []
+        for kind in PRESET_KINDS:
+            choices = [("", "—")] + [(p["name"], p["name"]) for p in list_presets(kind)]
+            name = f"preset_{kind}"
+            self.fields[name] = forms.ChoiceField(choices=choices, required=False, label=PRESET_LABELS[kind])
+            self.preset_field_names.append(name)
         self.config_field_names = []
         for info in TrainConfig.fields_info():
             self.fields[info["name"]] = config_form_field(info)
             self.config_field_names.append(info["name"])
+        if clone_of is None and not self.is_bound:
+            # A new experiment starts from presets (the quick recipe unless the URL names others).
+            chosen = presets or DEFAULT_PRESETS
+            self.initial.update(resolve_config(chosen).to_dict())
+            by_kind = {p["name"]: p["kind"] for p in list_presets()}
+            self.initial.update({f"preset_{by_kind[name]}": name for name in chosen})
         if clone_of is not None:
             self.initial.update({
                 **{k: v for k, v in clone_of.config.items() if k in self.fields},
                 "name": f"{clone_of.name} (clone)", "description": clone_of.description,
                 "dataset": clone_of.dataset_id, "tags": ", ".join(clone_of.tags), "priority": clone_of.priority,
                 "cloned_from": clone_of.pk,
+                **{f"preset_{kind}": name for kind, name in _kinds_of(clone_of.presets).items()},
             })
         self.config: TrainConfig | None = None
+
+    def preset_fields(self) -> list:
+        return [self[name] for name in self.preset_field_names]
+
+    def chosen_presets(self) -> list[str]:
+        return [self.cleaned_data[name] for name in self.preset_field_names if self.cleaned_data.get(name)]
+
+    @staticmethod
+    def presets_catalog() -> dict[str, list[dict[str, Any]]]:
+        """Every preset by kind, with its values: the page applies them to the fields as they are picked."""
+        return {kind: list_presets(kind) for kind in PRESET_KINDS}
 
     def groups(self) -> list[tuple[str, list, list]]:
         """(title, basic fields, advanced fields) for the template."""
@@ -93,11 +124,29 @@ class ExperimentForm(forms.Form):
             for name, message in exc.errors.items():
                 self.add_error(name if name in self.fields else None, message)
             return cleaned
+        problems = check_environment(self.config)
         dataset = cleaned.get("dataset")
         if dataset is not None:
-            for name, message in check_against_dataset(self.config, dataset).items():
-                self.add_error(name if name in self.fields else None, message)
+            problems.update(check_against_dataset(self.config, dataset))
+        for name, message in problems.items():
+            self.add_error(name if name in self.fields else None, message)
+        if problems:
+            self.config = None
         return cleaned
+
+
+def _kinds_of(names: list[str]) -> dict[str, str]:
+    by_kind = {p["name"]: p["kind"] for p in list_presets()}
+    return {by_kind[name]: name for name in names if name in by_kind}
+
+
+def check_environment(config: TrainConfig) -> dict[str, str]:
+    """Choices that cannot work on this installation: pretrained weights that are not in the torch cache."""
+    if config.pretrained:
+        available, message = pretrained_weights_available(config.arch, config.batch_norm)
+        if not available:
+            return {"pretrained": message}
+    return {}
 
 
 def check_against_dataset(config: TrainConfig, dataset: Dataset) -> dict[str, str]:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from training.config import TrainConfig
+from training.presets import list_presets
 from webapp.datasets.access import datasets_for
 from webapp.experiments import live
 from webapp.experiments.access import experiment_for, experiments_for
@@ -55,7 +56,12 @@ def experiment_create(request):
     source = None
     if request.method == "GET" and request.GET.get("clone"):
         source = experiment_for(request.user, request.GET["clone"])
-    form = ExperimentForm(request.POST or None, user=request.user, clone_of=source)
+    known = {p["name"] for p in list_presets()}
+    asked = request.GET.getlist("preset")
+    if any(name not in known for name in asked):
+        messages.error(request, f"Unknown preset ignored: {', '.join(n for n in asked if n not in known)}")
+    form = ExperimentForm(request.POST or None, user=request.user, clone_of=source,
+                          presets=[n for n in asked if n in known])
     if request.method == "POST" and form.is_valid():
         dataset = form.cleaned_data["dataset"]
         with transaction.atomic():
@@ -64,12 +70,15 @@ def experiment_create(request):
                 description=form.cleaned_data["description"], tags=form.cleaned_data["tags"],
                 priority=form.cleaned_data["priority"], config=form.config.to_dict(),
                 queue=queue_for(form.config), cloned_from=form.cleaned_data.get("cloned_from"),
+                presets=form.chosen_presets(),
             )
             experiment.queued_at = experiment.created_at
             experiment.save(update_fields=["queued_at"])
             enqueue(experiment)
         return redirect(experiment)
-    return render(request, "experiments/create.html", {"form": form, "clone_of": source})
+    return render(request, "experiments/create.html", {
+        "form": form, "clone_of": source, "presets_catalog": form.presets_catalog(),
+    })
 
 
 @login_required

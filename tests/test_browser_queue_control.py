@@ -1,0 +1,89 @@
+"""In real Chromium: create an experiment from non-default presets, watch it live, cancel it, resume it."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from django.conf import settings
+
+from tests.browser import chromium_page, sign_in
+from tests.conftest import PASSWORD
+from webapp.datasets.demo import DEMO_NAME, write_digits_folder
+from webapp.datasets.models import Dataset
+from webapp.experiments.models import EpochMetric, Experiment, Status
+from webapp.teams.models import Role, Team
+
+EPOCHS = 12
+
+
+def chart_epochs(page) -> list[int]:
+    return page.evaluate("(document.getElementById('chart-loss').data || [{x: []}])[0].x")
+
+
+def wait_for(page, predicate, timeout: float = 180, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; status {page.get_attribute('#status', 'data-status')}")
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@pytest.mark.usefixtures("celery_worker")
+class QueueControlInTheBrowser(ChannelsLiveServerTestCase):
+    def setUp(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        team = Team.objects.create(name="Demo team")
+        user = get_user_model().objects.create_user("grace", password=PASSWORD)
+        team.add_member(user, Role.MEMBER)
+        root = "datasets/builtin/digits-browser-test"
+        if not (Path(settings.MEDIA_ROOT) / root).exists():
+            write_digits_folder(Path(settings.MEDIA_ROOT) / root)
+        dataset = Dataset(team=team, name=DEMO_NAME, root=root)
+        dataset.scan()
+        dataset.save()
+
+    def test_create_from_presets_watch_cancel_and_resume(self) -> None:
+        with chromium_page(self.live_server_url) as page:
+            sign_in(page, "grace", PASSWORD)
+            page.goto("/experiments/new/")
+            page.fill("#id_name", "presets in the browser")
+            page.select_option("#id_preset_augmentation", "augment-no-flip")
+            page.select_option("#id_preset_optimizer", "sgd-step")
+            # The presets filled in the fields, and the preview shows the resolved config.
+            assert page.input_value("#id_optimizer") == "sgd"
+            assert page.input_value("#id_scheduler") == "step"
+            page.fill("#id_epochs", str(EPOCHS))
+            page.fill("#id_image_size", "16")
+            page.select_option("#id_device", "cpu")
+            page.wait_for_function("document.getElementById('resolved-config').textContent.includes('\"epochs\": %d')" % EPOCHS)
+            assert '"scheduler": "step"' in page.inner_text("#resolved-config")
+            page.click("text=Queue experiment")
+            page.wait_for_url("**/experiments/*/")
+
+            wait_for(page, lambda: len(chart_epochs(page)) >= 2, what="two epochs on the chart")
+            page.click("#cancel-button")
+            page.wait_for_selector("#status[data-status=cancelled]", timeout=120_000)
+            kept = chart_epochs(page)
+            assert kept == list(range(1, len(kept) + 1)) and 2 <= len(kept) < EPOCHS
+            assert page.is_visible("#resume-button") and not page.is_visible("#cancel-button")
+            assert page.inner_text("#checkpoint-epoch") == str(len(kept))
+
+            page.click("#resume-button")
+            page.wait_for_selector("#status[data-status=succeeded]", timeout=180_000)
+            wait_for(page, lambda: len(chart_epochs(page)) == EPOCHS, 30, "every epoch on the chart")
+            assert chart_epochs(page) == list(range(1, EPOCHS + 1))
+            assert f"resuming after epoch {len(kept)}" in page.inner_text("#log")
+            assert page.external_requests == []
+
+        experiment = Experiment.objects.get()
+        assert experiment.status == Status.SUCCEEDED
+        assert experiment.presets == ["quick", "augment-no-flip", "sgd-step"]
+        assert experiment.config["optimizer"] == "sgd" and experiment.config["augment_ops"] == "translate=0.125,rotate=10"
+        assert list(EpochMetric.objects.filter(experiment=experiment).values_list("epoch", flat=True)) == list(range(1, EPOCHS + 1))
