@@ -1,17 +1,24 @@
 """Trainyard's training library: plain PyTorch, no web framework.
 
-    from training import TrainConfig, fit, load_image_folder
-    result = fit(TrainConfig.from_dict({"epochs": 5}), load_image_folder("digits/"), callbacks=[...])
+    from training import fit, load_image_folder, resolve_config
+    config = resolve_config(["quick"], {"epochs": 5})
+    result = fit(config, load_image_folder("digits/"), callbacks=[...])
 """
 from __future__ import annotations
 
+from training.augment import augment_preview, list_augmentations
 from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart, PrintProgress
-from training.config import ConfigError, TrainConfig
-from training.data import Splits, load_image_folder
-from training.engine import fit
-from training.models import create_model, list_models
+from training.config import GROUPS, ConfigError, TrainConfig
+from training.data import Splits, compute_stats, load_image_folder, stratified_split
+from training.engine import TrainingDiverged, fit, preflight
+from training.models import create_model, list_models, model_info, pretrained_weights_available
+from training.presets import list_presets, preset_info, resolve_config
+from training.pretrained import PretrainedWeightsMissing
 
 __all__ = [
-    "BatchProgress", "Callback", "ConfigError", "EpochMetrics", "FitResult", "FitStart", "PrintProgress",
-    "Splits", "TrainConfig", "create_model", "fit", "list_models", "load_image_folder",
+    "GROUPS", "BatchProgress", "Callback", "ConfigError", "EpochMetrics", "FitResult", "FitStart",
+    "PretrainedWeightsMissing", "PrintProgress", "Splits", "TrainConfig", "TrainingDiverged", "augment_preview",
+    "compute_stats", "create_model", "fit", "list_augmentations", "list_models", "list_presets",
+    "load_image_folder", "model_info", "preflight", "preset_info", "pretrained_weights_available",
+    "resolve_config", "stratified_split",
 ]

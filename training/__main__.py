@@ -1,45 +1,153 @@
-"""python -m training --data FOLDER [--config config.json] [--set key=value ...] [--out DIR]"""
+"""python -m training --data FOLDER [--preset NAME ...] [--config config.json] [--set key=value ...] [--out DIR]
+
+Runs the same pipeline as the web workers and prints its progress. Examples:
+
+    python -m training --list presets
+    python -m training --data digits/ --preset quick --out runs/digits
+    python -m training --data digits/ --preset quick --set epochs=12 --resume runs/digits/last.pt --out runs/digits
+    python -m training --data flowers/ --preset transfer-finetune --set device=cuda --out runs/flowers
+
+Ctrl-C once stops after the current batch, keeping the last epoch's checkpoint (exit status 1).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from training import ConfigError, PrintProgress, TrainConfig, fit, load_image_folder
+from training.augment import describe_ops, list_augmentations
+from training.callbacks import Callback, PrintProgress
+from training.config import ConfigError, TrainConfig
+from training.data import load_image_folder
+from training.engine import fit
+from training.models import list_models, model_info
+from training.optim import list_optimizers, list_schedulers
+from training.presets import list_presets, resolve_config
+from training.pretrained import PretrainedWeightsMissing
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train a CNN image classifier on an image folder.")
-    parser.add_argument("--data", required=True, help="image folder: one sub-folder per class (optionally under train/ val/ test/)")
-    parser.add_argument("--config", help="JSON file with config values (missing ones take defaults)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config value (repeatable)")
-    parser.add_argument("--val-fraction", type=float, default=0.15)
-    parser.add_argument("--test-fraction", type=float, default=0.15)
-    parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--out", help="folder for the checkpoint and result.json")
-    parser.add_argument("--resume", help="checkpoint to continue from")
-    args = parser.parse_args(argv)
+def _print_models() -> None:
+    for name in list_models():
+        info = model_info(name)
+        weights = "pretrained weights" if info["weights"] else "no pretrained weights"
+        print(f"{name:20} {info['description']} (min {info['min_input_size']}px, {weights})")
 
-    values = json.loads(Path(args.config).read_text()) if args.config else {}
-    for item in args.set:
+
+def _print_presets() -> None:
+    for p in list_presets():
+        values = ", ".join(f"{k}={v}" for k, v in p["values"].items())
+        print(f"{p['name']:28} [{p['kind']}] {p['description']}\n{'':29}{values}")
+
+
+def _print_options() -> None:
+    for info in TrainConfig.fields_info():
+        choices = f" one of {info['choices']}" if info["choices"] else ""
+        print(f"{info['name']:22} {info['type'].__name__:5} default {info['default']!r}{choices}  {info['help']}")
+
+
+LISTS: dict[str, Callable[[], None]] = {
+    "models": _print_models,
+    "presets": _print_presets,
+    "options": _print_options,
+    "augmentations": lambda: print("\n".join(list_augmentations())),
+    "augment-ops": lambda: print("\n".join(f"{o['name']:15} {o['description']} (default {o['default']})"
+                                           for o in describe_ops())),
+    "optimizers": lambda: print("\n".join(list_optimizers())),
+    "schedulers": lambda: print("\n".join(list_schedulers())),
+}
+
+
+class CancelOnInterrupt(Callback):
+    """The first Ctrl-C ends the run after the current batch (as the web's cancel does); a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    def should_stop(self) -> bool:
+        return self.requested
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def parse_values(items: list[str], parser: argparse.ArgumentParser) -> dict:
+    values = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set {item!r}: expected KEY=VALUE")
         try:
-            values[key] = json.loads(value)
+            values[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
-            values[key] = value
+            values[key.strip()] = value
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train a CNN image classifier on an image folder.")
+    parser.add_argument("--data", help="image folder: one sub-folder per class (optionally under train/ val/ test/)")
+    parser.add_argument("--preset", action="append", default=[], metavar="NAME",
+                        help="a named preset (repeatable; later ones win); see --list presets")
+    parser.add_argument("--config", help="JSON file with config values (applied after the presets)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config value (repeatable)")
+    parser.add_argument("--val-fraction", type=float, default=0.15)
+    parser.add_argument("--test-fraction", type=float, default=0.15)
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--out", help="folder for last.pt, model.pt and result.json")
+    parser.add_argument("--resume", help="checkpoint (last.pt) to continue from; a larger epochs extends the run")
+    parser.add_argument("--init-from", help="an earlier run's model.pt or last.pt to start from (transfer)")
+    parser.add_argument("--list", choices=sorted(LISTS), help="list the available choices and exit")
+    parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        LISTS[args.list]()
+        return 0
+    values = json.loads(Path(args.config).read_text()) if args.config else {}
+    values.update(parse_values(args.set, parser))
     try:
-        config = TrainConfig.from_dict(values)
+        config = resolve_config(args.preset, values)
     except ConfigError as exc:
         for name, message in exc.errors.items():
             print(f"config error: {name}: {message}", file=sys.stderr)
         return 2
-    data = load_image_folder(args.data, args.val_fraction, args.test_fraction, args.split_seed)
-    result = fit(config, data, callbacks=[PrintProgress()], checkpoint_dir=args.out, resume_from=args.resume)
+    if args.show_config:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    if not args.data:
+        parser.error("--data is required to train")
+    try:
+        data = load_image_folder(args.data, args.val_fraction, args.test_fraction, args.split_seed)
+    except (OSError, ValueError) as exc:
+        print(f"data error: {exc}", file=sys.stderr)
+        return 2
+
+    cancel = CancelOnInterrupt()
+    try:
+        result = fit(config, data, callbacks=[PrintProgress(), cancel], checkpoint_dir=args.out,
+                     resume_from=args.resume, init_from=args.init_from)
+    except ConfigError as exc:
+        for name, message in exc.errors.items():
+            print(f"config error: {name}: {message}", file=sys.stderr)
+        return 2
+    except PretrainedWeightsMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cancel.restore()
     if args.out:
         (Path(args.out) / "result.json").write_text(json.dumps({"config": config.to_dict(), **result.to_dict()}, indent=2))
+        print(f"wrote {Path(args.out) / 'result.json'}")
     return 0 if result.status != "cancelled" else 1
 
 

@@ -3,9 +3,13 @@ websockets: whoever cares registers a Callback and overrides the hooks it needs.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass
@@ -28,7 +32,7 @@ class BatchProgress:
     epoch: int
     batch: int  # 1-based, within the epoch
     batches: int
-    loss: float
+    loss: float  # this batch's training loss
 
     @property
     def fraction(self) -> float:
@@ -45,6 +49,11 @@ class FitStart:
     num_val: int
     num_test: int
     parameters: int
+    trainable_parameters: int = 0  # at the start (transfer modes freeze some)
+    data_path: str = "memory"  # "memory" or "stream"
+    precision: str = "fp32"
+    mean: list[float] = field(default_factory=list)  # the normalization used, per channel (0-1 scale)
+    std: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -52,12 +61,23 @@ class FitResult:
     status: str  # "completed", "stopped_early" or "cancelled"
     epochs_run: int  # the last completed epoch
     history: list[EpochMetrics] = field(default_factory=list)
-    test: dict[str, Any] | None = None  # accuracy, loss, confusion matrix, ... (None when cancelled)
-    stop_reason: str = ""
+    # On the test split, with the final weights: accuracy, loss, top5_accuracy (more than 5 classes),
+    # macro_f1, confusion_matrix, per_class, predictions, classes, num_samples (see metrics.test_report).
+    # None when cancelled or when there is no test split.
+    test: dict[str, Any] | None = None
+    stop_reason: str = ""  # why a run stopped early or was cancelled
+    best_epoch: int | None = None  # by the monitored metric (None without a validation split)
+    best_value: float | None = None  # the monitored metric at best_epoch
+    monitor: str = ""
+    restored_best: bool = False  # the final (tested, saved) weights are best_epoch's, not the last epoch's
+    model_path: str | None = None  # model.pt: the final weights with what inference needs
+    model: nn.Module | None = field(default=None, repr=False, compare=False)  # the final model (not serialized)
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "epochs_run": self.epochs_run, "test": self.test,
-                "stop_reason": self.stop_reason, "history": [m.to_dict() for m in self.history]}
+                "stop_reason": self.stop_reason, "best_epoch": self.best_epoch, "best_value": self.best_value,
+                "monitor": self.monitor, "restored_best": self.restored_best, "model_path": self.model_path,
+                "history": [m.to_dict() for m in self.history]}
 
 
 class Callback:
@@ -70,6 +90,12 @@ class Callback:
     def on_checkpoint(self, path: str, epoch: int) -> None: ...
 
     def on_fit_end(self, result: FitResult) -> None: ...
+
+    def on_log(self, line: str) -> None:
+        """A human-readable line about the run (data path, weights loaded, stages unfrozen, ...)."""
+
+    def on_early_stop(self, epoch: int, reason: str) -> None:
+        """The run stops early after `epoch` (on_fit_end follows)."""
 
     def should_stop(self) -> bool:
         """Asked after every batch; True cancels the run (the last epoch's checkpoint is kept)."""
@@ -92,14 +118,18 @@ class Throttled(Callback):
 
 
 class PrintProgress(Throttled):
-    """The command line's progress: one line per epoch, a running batch counter in between."""
+    """The command line's progress: one line per epoch, a running batch counter in between (on a terminal)."""
+
+    def __init__(self, per_second: float = 4.0) -> None:
+        super().__init__(per_second)
+        self.interactive = sys.stdout.isatty()  # a log file gets whole lines only, not carriage-return updates
 
     def on_fit_start(self, info: FitStart) -> None:
         print(f"training on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
               f"{len(info.classes)} classes, {info.parameters:,} parameters", flush=True)
 
     def on_batch_end(self, progress: BatchProgress) -> None:
-        if self.due(progress):
+        if self.interactive and self.due(progress):
             print(f"\repoch {progress.epoch} batch {progress.batch}/{progress.batches} loss {progress.loss:.4f}",
                   end="", flush=True)
 
@@ -108,6 +138,13 @@ class PrintProgress(Throttled):
         print(f"\repoch {m.epoch}: train_loss {m.train_loss:.4f} train_acc {m.train_acc:.4f}{val} "
               f"lr {m.lr:.2e} {m.seconds:.1f}s {m.images_per_sec:.0f} img/s", flush=True)
 
+    def on_log(self, line: str) -> None:
+        print(f"\r{line}", flush=True)
+
     def on_fit_end(self, result: FitResult) -> None:
-        test = f", test accuracy {result.test['accuracy']:.4f}" if result.test else ""
-        print(f"{result.status} after epoch {result.epochs_run}{test}", flush=True)
+        test = ""
+        if result.test:
+            top5 = f", top-5 {result.test['top5_accuracy']:.4f}" if "top5_accuracy" in result.test else ""
+            test = f", test accuracy {result.test['accuracy']:.4f}{top5}, macro F1 {result.test['macro_f1']:.4f}"
+        best = f", best epoch {result.best_epoch}" if result.best_epoch else ""
+        print(f"{result.status} after epoch {result.epochs_run}{best}{test}", flush=True)

@@ -10,12 +10,37 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.models import list_models, model_info
+from training.augment import list_augmentations, parse_spec
+from training.data import list_resize_modes
+from training.losses import list_class_weightings, list_losses
+from training.models import list_models, min_input_size, model_info, weights_name
 from training.optim import list_optimizers, list_schedulers
+from training.transfer import list_transfer_modes
 
 DEVICES = ["auto", "cuda", "cpu"]
+PRECISIONS = ["auto", "fp32", "bf16", "fp16"]
+NORMALIZATIONS = ["auto", "dataset", "imagenet"]
+DATA_LOADING = ["auto", "memory", "stream"]
+MONITORS = ["val_loss", "val_acc"]
+MODES = ["auto", "min", "max"]
 # Field groups in the order a form shows them, with their titles.
-GROUPS = {"model": "Model", "data": "Data", "optimizer": "Optimization", "training": "Training"}
+GROUPS = {
+    "model": "Model",
+    "transfer": "Transfer learning",
+    "data": "Data",
+    "augmentation": "Augmentation",
+    "optimizer": "Optimization",
+    "regularization": "Regularization",
+    "loss": "Loss",
+    "early_stopping": "Early stopping",
+    "training": "Training",
+}
+# What may differ between a checkpoint's config and the config that resumes it: the run's length, where
+# and how fast it runs, and when to stop. Anything else would make the resumed run a different experiment.
+RESUME_MAY_CHANGE = frozenset({
+    "epochs", "device", "precision", "channels_last", "data_loading", "memory_limit_mb", "num_workers",
+    "early_stopping", "patience", "min_delta", "restore_best_weights",
+})
 
 
 class ConfigError(ValueError):
@@ -42,23 +67,108 @@ class TrainConfig:
     arch: str = option("small_cnn", "Architecture", "model", choices=list_models)
     depth: int = option(3, "Depth (conv blocks)", "model", "small_cnn only", min=1, max=8, advanced=True)
     width: int = option(32, "Width (channels of the first block)", "model", "small_cnn only", min=4, max=512, advanced=True)
-    batch_norm: bool = option(True, "Batch normalization", "model", "where the architecture allows it", advanced=True)
-    dropout: float = option(0.0, "Dropout before the classifier", "model", "probability, 0 to disable", min=0.0, max=0.95, advanced=True)
+    batch_norm: bool = option(True, "Batch normalization", "model",
+                              "small_cnn, vgg11 and vgg16 can do without it; the others always use it", advanced=True)
+
+    # Transfer learning
+    pretrained: bool = option(False, "Start from ImageNet weights", "transfer",
+                              "read from the workers' local torch cache; not for small_cnn")
+    transfer_mode: str = option("full", "What trains", "transfer",
+                                "full: everything; feature_extract: only the new head; lower_backbone_lr: everything, "
+                                "the backbone slower; gradual_unfreeze: the head first, then one more stage from the "
+                                "top every few epochs. Needs pretrained weights or a run to start from",
+                                choices=list_transfer_modes)
+    backbone_lr_factor: float = option(0.1, "Backbone learning-rate factor", "transfer",
+                                       "lower_backbone_lr and gradual_unfreeze: the backbone's rate is lr times this",
+                                       min=0.0, max=1.0, advanced=True)
+    unfreeze_every: int = option(1, "Unfreeze a stage every (epochs)", "transfer", "gradual_unfreeze only",
+                                 min=1, max=100, advanced=True)
 
     # Data
     image_size: int = option(32, "Input size (pixels)", "data", "images are resized to size x size", min=4, max=1024)
+    resize: str = option("stretch", "Resize", "data",
+                         "stretch: the whole image, squeezed to a square; center_crop: the central square",
+                         choices=list_resize_modes, advanced=True)
+    normalization: str = option("auto", "Normalization", "data",
+                                "auto: ImageNet statistics for pretrained weights, the starting run's for a transfer "
+                                "from a checkpoint, else the dataset's own per-channel mean and std",
+                                choices=NORMALIZATIONS, advanced=True)
+    data_loading: str = option("auto", "Data path", "data",
+                               "memory: decoded once, augmented in batches on the GPU; stream: DataLoader workers; "
+                               "auto: memory when the decoded dataset fits in the memory limit",
+                               choices=DATA_LOADING, advanced=True)
+    memory_limit_mb: int = option(4096, "Memory limit for in-memory data (MB)", "data",
+                                  "decoded size above which auto streams the data", min=0, max=1_000_000, advanced=True)
+    num_workers: int = option(4, "Loader workers", "data", "stream path only", min=0, max=64, advanced=True)
+
+    # Augmentation
+    # No augmentation by default: flips and crops are wrong for some data (digits, text) and pay off only
+    # in longer runs; the presets and the form's select offer them.
+    augmentation: str = option("none", "Augmentation", "augmentation",
+                               "training images only; custom uses the operations below", choices=list_augmentations)
+    augment_ops: str = option("translate=0.125,rotate=10", "Custom operations", "augmentation",
+                              "for custom: comma-separated operations with optional magnitudes, e.g. "
+                              "hflip,translate=0.125,rotate=15,shear=10,scale=0.1,crop=0.35,color_jitter=0.3,"
+                              "grayscale=0.1,erase=0.25,randaugment=9,trivialaugment,vflip", advanced=True)
 
     # Optimization
     optimizer: str = option("adamw", "Optimizer", "optimizer", choices=list_optimizers)
-    lr: float = option(2e-3, "Learning rate", "optimizer", min=1e-7, max=10.0)
+    lr: float = option(2e-3, "Learning rate", "optimizer", "the peak rate (one-cycle: its maximum)", min=1e-7, max=10.0)
     momentum: float = option(0.9, "Momentum", "optimizer", "SGD and RMSprop", min=0.0, max=0.999, advanced=True)
-    weight_decay: float = option(5e-4, "Weight decay (L2)", "optimizer", min=0.0, max=1.0, advanced=True)
-    scheduler: str = option("cosine", "Learning-rate schedule", "optimizer", choices=list_schedulers, advanced=True)
+    nesterov: bool = option(False, "Nesterov momentum", "optimizer", "SGD only", advanced=True)
+    scheduler: str = option("cosine", "Learning-rate schedule", "optimizer", choices=list_schedulers)
+    warmup_epochs: float = option(0.0, "Warmup (epochs)", "optimizer",
+                                  "linear warmup from near zero; one-cycle: its rising phase", min=0.0, max=100.0,
+                                  advanced=True)
+    lr_step_epochs: int = option(5, "Step every (epochs)", "optimizer", "step schedule", min=1, max=1000, advanced=True)
+    lr_gamma: float = option(0.1, "Decay factor", "optimizer", "step and plateau schedules: the rate is multiplied "
+                             "by this", min=0.001, max=0.99, advanced=True)
+    plateau_patience: int = option(2, "Plateau patience (epochs)", "optimizer",
+                                   "plateau schedule: epochs without a better validation loss before decaying",
+                                   min=0, max=100, advanced=True)
+    grad_clip: float = option(0.0, "Gradient clipping (max norm)", "optimizer", "0: off", min=0.0, max=1000.0,
+                              advanced=True)
+
+    # Regularization
+    weight_decay: float = option(5e-4, "Weight decay (L2)", "regularization",
+                                 "not on biases and normalization parameters; AdamW decouples it from the gradient",
+                                 min=0.0, max=1.0)
+    l1: float = option(0.0, "L1 penalty", "regularization",
+                       "adds l1 x the sum of absolute weights to the loss (not biases or normalization)",
+                       min=0.0, max=1.0, advanced=True)
+    dropout: float = option(0.0, "Dropout before the classifier", "regularization",
+                            "probability, 0 to disable; replaces the architecture's own (VGG 0.5, MobileNetV3 and "
+                            "EfficientNet 0.2, GoogLeNet 0.2, Inception-v3 0.5)", min=0.0, max=0.95)
+
+    # Loss
+    loss: str = option("cross_entropy", "Loss", "loss", "bce: one output, for two classes only", choices=list_losses)
+    label_smoothing: float = option(0.0, "Label smoothing", "loss", "0.1 is common", min=0.0, max=0.5, advanced=True)
+    class_weights: str = option("none", "Class weights", "loss", "balanced: rare classes count more (imbalanced data)",
+                                choices=list_class_weightings, advanced=True)
+
+    # Early stopping
+    early_stopping: bool = option(False, "Stop early", "early_stopping",
+                                  "end the run when the monitored metric stops improving (needs a validation split)")
+    monitor: str = option("val_loss", "Monitor", "early_stopping", "also picks the best epoch", choices=MONITORS)
+    monitor_mode: str = option("auto", "Better is", "early_stopping", "auto: lower loss, higher accuracy",
+                               choices=MODES, advanced=True)
+    patience: int = option(5, "Patience (epochs)", "early_stopping", "epochs without improvement before stopping",
+                           min=1, max=1000)
+    min_delta: float = option(0.0, "Minimum improvement", "early_stopping",
+                              "a change smaller than this does not count as better", min=0.0, max=1e6, advanced=True)
+    restore_best_weights: bool = option(True, "Restore the best weights", "early_stopping",
+                                        "with early stopping: test and keep the best epoch's weights, not the last's",
+                                        advanced=True)
 
     # Training
     epochs: int = option(10, "Epochs", "training", min=1, max=1000)
     batch_size: int = option(64, "Batch size", "training", min=1, max=4096)
     device: str = option("auto", "Device", "training", "auto: CUDA when the worker has a GPU", choices=DEVICES)
+    precision: str = option("auto", "Precision", "training",
+                            "CUDA only (CPU runs in fp32): auto is bf16 where the GPU supports it, else fp16",
+                            choices=PRECISIONS, advanced=True)
+    channels_last: bool = option(True, "Channels-last memory format", "training", "CUDA only: faster convolutions",
+                                 advanced=True)
     seed: int = option(0, "Random seed", "training", "same seed, same run on CPU", min=0, max=2**31 - 1, advanced=True)
 
     # --- construction and validation -------------------------------------------------------
@@ -102,11 +212,30 @@ class TrainConfig:
         return config
 
     def check(self) -> None:
-        """Checks across fields; raise ConfigError naming the field to blame."""
+        """Checks across fields; raise ConfigError naming the field to blame.
+
+        These depend on the config alone, so the web form, the command line and the worker agree.
+        Whether the pretrained weights file is in a worker's cache is a question about a machine:
+        see `training.pretrained_weights_available` / `training.preflight`.
+        """
         errors: dict[str, str] = {}
-        minimum = model_info(self.arch).get("min_input_size", 1)
+        info = model_info(self.arch)
+        minimum = min_input_size(self.arch, self.pretrained)
         if self.image_size < minimum:
-            errors["image_size"] = f"{self.arch} needs inputs of at least {minimum} pixels"
+            pretrained = " with pretrained weights" if self.pretrained and minimum > info["min_input_size"] else ""
+            errors["image_size"] = f"{self.arch} needs inputs of at least {minimum} pixels{pretrained}"
+        if self.pretrained and weights_name(self.arch, self.batch_norm) is None:
+            errors["pretrained"] = f"{self.arch} has no pretrained weights; choose another architecture"
+        if not self.batch_norm and not info["batch_norm_optional"]:
+            errors["batch_norm"] = f"{self.arch} always uses batch norm (small_cnn, vgg11 and vgg16 can do without)"
+        try:
+            parse_spec(self.augment_ops)
+        except ValueError as exc:
+            errors["augment_ops"] = str(exc)
+        if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
+            errors["nesterov"] = "Nesterov momentum needs a momentum above 0"
+        if self.warmup_epochs and self.warmup_epochs >= self.epochs:
+            errors["warmup_epochs"] = f"the warmup must be shorter than the run ({self.epochs} epochs)"
         if errors:
             raise ConfigError(errors)
 
