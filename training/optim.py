@@ -172,6 +172,8 @@ def _onecycle(optimizer: torch.optim.Optimizer, c: TrainConfig, steps_per_epoch:
     total = c.epochs * steps_per_epoch
     warmup = _warmup(c, steps_per_epoch)
     pct_start = min(0.9, warmup / total) if warmup else 0.25
+    # Each phase must span more than a step (torch divides by the phase length): matters for tiny runs only.
+    pct_start = min(max(pct_start, 1.5 / total), (total - 0.5) / total)
     max_lr = [g["lr"] for g in optimizer.param_groups]
     # Momentum cycles inversely to the rate (0.95 -> 0.85 -> 0.95), as Smith's recipe does, when the
     # optimizer has momentum or Adam's beta1 to cycle.
