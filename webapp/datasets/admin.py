@@ -32,7 +32,7 @@ class DatasetAdmin(admin.ModelAdmin):
     actions = ["revalidate"]
     add_fieldsets = [
         (None, {"fields": ["team", "name", "description", "add_source"]}),
-        ("Zip archive", {"fields": ["archive"]}),
+        ("Zip archive", {"fields": ["zip_archive"]}),
         ("Folder on the server", {"fields": ["folder"]}),
         ("torchvision dataset", {"fields": ["torchvision", "torchvision_folder", "download"]}),
         ("Split (when the data does not fix it)", {"fields": list(SPLIT_SETTINGS)}),

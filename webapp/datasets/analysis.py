@@ -191,6 +191,10 @@ def analyze(facts: list[ImageFacts], plan: LayoutPlan, limits: Limits, val_fract
                     num_images=len(facts), fixed_split=plan.fixed_split, samples=samples, report=report)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def _check(level: str, title: str, detail: str = "") -> dict:
     return {"level": level, "title": title, "detail": detail}
 
@@ -227,11 +231,13 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
     else:
         checks.append(_check("ok", "No image appears in more than one split"))
     if conflicts:
-        checks.append(_check("problem", f"{len(conflicts)} identical images carry different labels",
+        checks.append(_check("problem", f"{_count(len(conflicts), 'image appears', 'images appear')} under more "
+                             "than one label (identical files in different class folders)",
                              listing([" = ".join(f.target for f in g) for g in conflicts], 3)))
     extra = sum(len(g) - 1 for g in duplicate_groups)
     if duplicate_groups:
-        checks.append(_check("warning", f"{extra} files are exact copies of another file",
+        checks.append(_check("warning", f"{_count(extra, 'file is an exact copy', 'files are exact copies')} of "
+                             "another file",
                              f"{len(duplicate_groups)} groups of identical files; copies weigh those images more "
                              "in training. For example: " + listing([" = ".join(f.target for f in g)
                                                                      for g in duplicate_groups], 3)))
@@ -247,8 +253,9 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
         few = [f"{c} ({split_counts[split][c]})" for c in classes
                if sum(split_counts[split].values()) and split_counts[split][c] < FEW_EVAL_IMAGES]
         if few:
-            checks.append(_check("warning", f"Few {'validation' if split == 'val' else 'test'} images for "
-                                 f"{len(few)} classes", f"Per-class results on them are noisy: {listing(few)}."))
+            checks.append(_check("warning", f"Fewer than {FEW_EVAL_IMAGES} {'validation' if split == 'val' else 'test'} "
+                                 f"images in {_count(len(few), 'class', 'classes')}",
+                                 f"Per-class results on them are noisy: {listing(few)}."))
     if len(sizes) > 1:
         checks.append(_check("info", f"Image sizes vary: {min(widths)}–{max(widths)} × {min(heights)}–{max(heights)} "
                              "pixels", "Training resizes every image to the input size of the experiment."))

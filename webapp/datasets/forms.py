@@ -107,7 +107,8 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
 
     add_source = forms.ChoiceField(label="Source", choices=Source.CHOICES, initial=Source.UPLOAD,
                                    widget=forms.RadioSelect)
-    archive = forms.FileField(required=False, label="Zip archive", help_text=ARCHIVE_HELP)
+    # Not "archive": that is the model field holding the packed images' storage name.
+    zip_archive = forms.FileField(required=False, label="Zip archive", help_text=ARCHIVE_HELP)
     folder = forms.CharField(required=False, label="Server folder",
                              help_text="an absolute path under one of TRAINYARD_DATASET_FOLDER_ROOTS; read in place")
     torchvision = forms.ChoiceField(required=False, label="torchvision dataset", choices=[])
@@ -137,10 +138,10 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
         source = cleaned.get("add_source")
         try:
             if source == Source.UPLOAD:
-                if not cleaned.get("archive"):
-                    self.add_error("archive", "Choose a zip archive to upload.")
+                if not cleaned.get("zip_archive"):
+                    self.add_error("zip_archive", "Choose a zip archive to upload.")
                 else:
-                    self.check = check_uploaded_archive(cleaned["archive"])
+                    self.check = check_uploaded_archive(cleaned["zip_archive"])
             elif source == Source.FOLDER:
                 if not cleaned.get("folder"):
                     self.add_error("folder", "Give the folder's absolute path.")
@@ -153,7 +154,7 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
                     self.folder_path = Path(cleaned.get("torchvision_folder") or settings.DATASET_TORCHVISION_DIR)
                     intake.check_torchvision(cleaned["torchvision"], self.folder_path, cleaned.get("download", False))
         except ValidationError as exc:
-            self.add_error("archive", exc)
+            self.add_error("zip_archive", exc)
         except DatasetRejected as exc:
             self.add_error({Source.FOLDER: "folder", Source.TORCHVISION: "torchvision_folder"}.get(source), str(exc))
         return cleaned
@@ -164,7 +165,7 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
         dataset.created_by = user
         source = data["add_source"]
         if source == Source.UPLOAD:
-            return intake.start_upload(dataset, data["archive"], self.check)
+            return intake.start_upload(dataset, data["zip_archive"], self.check)
         if source == Source.FOLDER:
             return intake.start_folder(dataset, self.folder_path)
         return intake.start_torchvision(dataset, data["torchvision"], self.folder_path, data.get("download", False))

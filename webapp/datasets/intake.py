@@ -33,8 +33,8 @@ def _create(dataset: Dataset, attempts: int = 3) -> Dataset:
                 dataset.save()
                 dataset.queue_processing()
             return dataset
-        except IntegrityError:  # two uploads of one name took the same version number: take the next
-            dataset.pk = None
+        except IntegrityError as exc:  # two uploads of one name took the same version number: take the next
+            print("INTEGRITY", exc); dataset.pk = None
             if attempt == attempts - 1:
                 raise DatasetRejected(f"Other versions of {dataset.name} are being started at the same moment; "
                                       "submit again.") from None

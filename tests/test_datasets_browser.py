@@ -1,0 +1,118 @@
+"""A team member looks at a dataset in real Chromium: charts, samples, the health report, the
+augmentation preview, and an upload followed by its progress bar until the dataset is ready."""
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from django.conf import settings
+
+from tests.browser import chromium_page, sign_in
+from tests.conftest import PASSWORD
+from tests.datasets_files import class_entries, zip_bytes
+from tests.helpers import make_image_folder
+from webapp.datasets.models import Dataset, DatasetStatus
+from webapp.teams.models import Role, Team
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@pytest.mark.usefixtures("datasets_worker")
+class DatasetPagesInTheBrowser(ChannelsLiveServerTestCase):
+    def setUp(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        self.team = Team.objects.create(name="Browser team")
+        user = get_user_model().objects.create_user("ada", password=PASSWORD)
+        self.team.add_member(user, Role.MEMBER)
+        root = f"datasets/test/browser-{uuid.uuid4().hex[:8]}"
+        folder = make_image_folder(Path(settings.MEDIA_ROOT) / root, classes=3, per_class=10, size=16)
+        # Planted: one image copied into another class folder shows up in the health report.
+        (folder / "class_2" / "copy.png").write_bytes((folder / "class_0" / "img_000.png").read_bytes())
+        self.dataset = Dataset(team=self.team, name="Colors", root=root)
+        self.dataset.scan()
+        self.dataset.save()
+
+    def test_the_dataset_page_draws_its_charts_samples_and_report(self) -> None:
+        url = self.dataset.get_absolute_url()
+        augment_url = f"/datasets/{self.dataset.pk}/augment/"
+        # No ORM calls while Playwright runs: its sync API keeps an event loop in this thread.
+        with chromium_page(self.live_server_url) as page:
+            sign_in(page, "ada", PASSWORD)
+            page.click("nav >> text=Datasets")
+            page.click("text=Colors")
+            page.wait_for_url(f"**{url}")
+            page.wait_for_function("document.getElementById('chart-classes').data !== undefined")
+            bars = page.evaluate("document.getElementById('chart-classes').data.map(t => [t.name, t.x, t.y])")
+            assert [b[1] for b in bars] == [["class_0", "class_1", "class_2"]] * len(bars)
+            totals = [sum(values) for values in zip(*[b[2] for b in bars], strict=True)]
+            assert totals == [10, 10, 11]
+            sizes = page.evaluate("document.getElementById('chart-sizes').data.map(t => t.name)")
+            assert sizes == ["width", "height"]
+            page.wait_for_function("[...document.querySelectorAll('#samples img')].every(i => i.complete && i.naturalWidth > 0)")
+            assert page.locator("#samples img").count() == 24  # 8 samples of each of 3 classes
+            report = page.inner_text("#health")
+            assert "1 image appears under more than one label" in report and "No image appears in more than one split" in report
+
+            page.click("text=Augmentation preview")
+            page.wait_for_url(f"**{augment_url}")
+            page.wait_for_function("document.querySelectorAll('#preview-grid img').length === 21")  # 3 x (1 + 6)
+            page.select_option("#preset", "heavy")
+            page.wait_for_function("document.getElementById('preview-grid').dataset.preset === 'heavy'")
+            page.fill("#n", "2")
+            page.click("#preview-button")
+            page.wait_for_function("document.querySelectorAll('#preview-grid img').length === 9")
+            assert page.evaluate("[...document.querySelectorAll('#preview-grid img')].every(i => i.naturalWidth > 0)")
+            page.select_option("#preset", "custom")
+            page.fill("#custom_ops", "explode=9")
+            page.click("#preview-button")
+            page.wait_for_selector("#preview-error:not([hidden])")
+            assert "unknown operation 'explode'" in page.inner_text("#preview-error")
+            assert page.external_requests == []  # every asset is served by Trainyard itself
+
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@pytest.mark.usefixtures("datasets_worker")
+class UploadInTheBrowser(ChannelsLiveServerTestCase):
+    # One test per class: each class gets a fresh live server (a second test on the same server did not
+    # see the rows its setUp made).
+    def setUp(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        team = Team.objects.create(name="Upload team")
+        team.add_member(get_user_model().objects.create_user("ada", password=PASSWORD), Role.MEMBER)
+
+    def test_an_upload_shows_its_progress_until_the_dataset_is_ready(self) -> None:
+        archive = Path(settings.MEDIA_ROOT).parent / f"upload-{uuid.uuid4().hex[:8]}.zip"
+        archive.write_bytes(zip_bytes(class_entries(3, 30, size=(24, 24))))
+        try:
+            with chromium_page(self.live_server_url) as page:
+                sign_in(page, "ada", PASSWORD)
+                page.goto("/datasets/")
+                page.click("text=Upload a dataset")
+                page.fill("#id_name", "Uploaded in the browser")
+                page.set_input_files("#id_archive", str(archive))
+                page.click("button:has-text('Upload')")
+                page.wait_for_url("**/datasets/*/")
+                assert page.locator("#progress-card").is_visible() or page.get_attribute("#status", "data-status") == "ready"
+                deadline = time.monotonic() + 120
+                status = None
+                while time.monotonic() < deadline:
+                    status = page.get_attribute("#status", "data-status")
+                    if status != "processing":
+                        break
+                    time.sleep(0.2)
+                page.wait_for_load_state()
+                assert status == "ready", page.inner_text("main")
+                page.wait_for_function("document.getElementById('chart-classes') && document.getElementById('chart-classes').data")
+                assert page.inner_text("#stat-images") == "90"
+                assert page.locator("#progress-card").is_hidden()
+        finally:
+            archive.unlink(missing_ok=True)
+        dataset = Dataset.objects.get(name="Uploaded in the browser")
+        assert dataset.status == DatasetStatus.READY and dataset.num_images == 90

@@ -1,0 +1,100 @@
+"""The health report's figures on a planted dataset: known counts, a duplicate that crosses splits
+(leakage), a duplicate within a split, one image under two labels, and class imbalance."""
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.datasets_files import class_entries, image_bytes, zip_bytes
+from webapp.datasets.models import Dataset
+from webapp.datasets.tasks import process_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def planted(client, owner, team, django_capture_on_commit_callbacks) -> Dataset:
+    entries = {
+        **class_entries(2, 12, prefix="train/", names=["cats", "dogs"]),
+        **class_entries(2, 3, prefix="val/", names=["cats", "dogs"], seed=1),
+        **class_entries(2, 2, prefix="test/", names=["cats", "dogs"], seed=2),
+        **class_entries(1, 4, prefix="train/", names=["birds"], seed=3),
+        **class_entries(1, 1, prefix="val/", names=["birds"], seed=4),
+    }
+    # Planted: a training image copied into test (leakage), a copy within train, and a cat also filed as a dog.
+    entries["test/cats/leaked.png"] = entries["train/cats/img_000.png"]
+    entries["train/dogs/copy.png"] = entries["train/dogs/img_000.png"]
+    entries["train/dogs/mislabeled.png"] = entries["train/cats/img_001.png"]
+    entries["train/birds/wide.png"] = image_bytes(size=(40, 20), seed=77)
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks():
+        response = client.post(reverse("dataset_upload"), {
+            "team": team.pk, "name": "Planted", "split_seed": 0, "val_fraction": 0.15, "test_fraction": 0.15,
+            "archive": SimpleUploadedFile("planted.zip", zip_bytes(entries), "application/zip")})
+    pk = int(response.url.rstrip("/").split("/")[-1])
+    process_dataset.apply(args=[pk])
+    dataset = Dataset.objects.get(pk=pk)
+    assert dataset.is_ready, dataset.error
+    return dataset
+
+
+def test_the_counts_per_class_and_split_are_exact(planted):
+    assert planted.classes == ["birds", "cats", "dogs"]
+    assert planted.class_counts == {"birds": 6, "cats": 18, "dogs": 19}
+    assert planted.num_images == 43
+    assert planted.split_counts == {"train": {"birds": 5, "cats": 12, "dogs": 14},
+                                    "val": {"birds": 1, "cats": 3, "dogs": 3},
+                                    "test": {"birds": 0, "cats": 3, "dogs": 2}}
+    assert planted.fixed_split and planted.report["split_origin"] == {"train": "folder", "val": "folder", "test": "folder"}
+
+
+def test_the_duplicate_across_splits_is_reported_as_leakage(planted):
+    leakage = planted.report["leakage"]
+    assert leakage["groups"] == 1 and leakage["files"] == 2
+    assert leakage["examples"] == [{"files": ["test/cats/leaked.png", "train/cats/img_000.png"],
+                                    "splits": ["test", "train"], "labels": ["cats", "cats"]}]
+    check = next(c for c in planted.report["checks"] if "leakage" in c["title"])
+    assert check["level"] == "problem" and "test/cats/leaked.png = train/cats/img_000.png" in check["detail"]
+
+
+def test_duplicates_and_conflicting_labels_are_counted(planted):
+    duplicates = planted.report["duplicates"]
+    assert duplicates["groups"] == 3 and duplicates["extra_files"] == 3
+    assert planted.report["conflicts"]["groups"] == 1
+    assert planted.report["conflicts"]["examples"][0]["files"] == ["train/cats/img_001.png", "train/dogs/mislabeled.png"]
+    titles = [c["title"] for c in planted.report["checks"]]
+    assert "3 files are exact copies of another file" in titles
+    assert "1 image appears under more than one label (identical files in different class folders)" in titles
+
+
+def test_class_imbalance_is_measured(planted):
+    assert planted.report["imbalance"] == {"ratio": round(19 / 6, 3), "largest": ["dogs", 19], "smallest": ["birds", 6]}
+    assert "Classes are imbalanced: dogs has 3.2× the images of birds" in [c["title"] for c in planted.report["checks"]]
+
+
+def test_image_sizes_and_few_evaluation_images_are_reported(planted):
+    sizes = planted.report["sizes"]
+    assert sizes["min"] == [12, 12] and sizes["max"] == [40, 20] and sizes["distinct"] == 2
+    assert sorted(sizes["counts"]) == [[12, 12, 42], [40, 20, 1]]
+    few = next(c for c in planted.report["checks"] if c["title"].startswith("Fewer than 5 validation images"))
+    assert "birds (1)" in few["detail"] and "cats (3)" in few["detail"]
+
+
+def test_the_stored_mean_and_std_come_from_the_training_split(planted):
+    from training.data import compute_stats
+
+    train = planted.splits().train
+    mean, std = compute_stats(train, image_size=64, max_images=len(train))
+    assert planted.channel_stats() == (planted.mean, planted.std)
+    assert planted.mean == pytest.approx(mean, abs=1e-4) and planted.std == pytest.approx(std, abs=1e-4)
+
+
+def test_the_dataset_page_shows_the_report(client, planted):
+    page = client.get(planted.get_absolute_url()).content.decode()
+    assert "2 files are identical images in different splits (leakage)" in page
+    assert "3 files are exact copies of another file" in page
+    assert "Classes are imbalanced" in page
+    assert 'id="chart-classes"' in page and 'id="chart-sizes"' in page
+    data = client.get(reverse("api_dataset_detail", args=[planted.pk])).json()
+    assert data["report"]["leakage"]["files"] == 2 and data["class_counts"]["dogs"] == 19
