@@ -62,7 +62,7 @@ class FitResult:
     epochs_run: int  # the last completed epoch
     history: list[EpochMetrics] = field(default_factory=list)
     # On the test split, with the final weights: accuracy, loss, top5_accuracy (more than 5 classes),
-    # macro_f1, confusion_matrix, per_class, predictions, classes, num_samples (see metrics.test_report).
+    # macro_f1, confusion_matrix, per_class, predictions, classes, num_samples (see metrics.classification_report).
     # None when cancelled or when there is no test split.
     test: dict[str, Any] | None = None
     stop_reason: str = ""  # why a run stopped early or was cancelled

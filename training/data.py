@@ -130,7 +130,11 @@ def _stretch(img: Image.Image, size: int) -> Image.Image:
 
 @RESIZES.register("center_crop", "shorter side to the size, then the central square (ImageNet's evaluation)")
 def _center_crop(img: Image.Image, size: int) -> Image.Image:
-    return ImageOps.fit(img, (size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    scale = size / min(img.size)
+    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+    img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
 
 
 def list_resize_modes() -> list[str]:

@@ -29,7 +29,7 @@ from training.data import IMAGENET_STATS, Splits, Stats, channel_stats, compute_
 from training.early_stopping import EarlyStopping
 from training.loaders import Batches, InMemoryBatches, build_batches, choose_data_path
 from training.losses import LOSSES, Objective, build_objective
-from training.metrics import summary, test_report
+from training.metrics import summary, classification_report
 from training.models import backbone_stages, create_model, pretrained_weights_available, weights_name
 from training.optim import build_optimizer, build_schedule
 from training.pretrained import PretrainedWeightsMissing
@@ -410,7 +410,7 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
             cbs.on_log(f"restored the weights of epoch {tracker.best_epoch} ({config.monitor} {tracker.best:.4f})")
         if data.test:
             log_probs, labels = predict(model, batches.eval("test"), inputs, objective)
-            result.test = test_report(log_probs, labels, data.classes, [p for p, _ in data.test])
+            result.test = classification_report(log_probs, labels, data.classes, [p for p, _ in data.test])
         if checkpoint_dir is not None:
             result.model_path = str(ckpt.save_atomic({
                 "format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config.to_dict(),

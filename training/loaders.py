@@ -147,11 +147,13 @@ class StreamingBatches:
 
     def _loader(self, split: str, shuffle: bool, seed: int = 0) -> DataLoader:
         dataset = self.datasets[split]
+        gen = torch.Generator().manual_seed(seed)
+        # The same permutation as the memory path draws from the same seed: without augmentation both
+        # paths train on the same batches. The generator then fixes every worker's seed.
+        order = torch.randperm(len(dataset), generator=gen).tolist() if shuffle else range(len(dataset))
         return DataLoader(
-            dataset, batch_size=min(self.batch_size, max(1, len(dataset))), shuffle=shuffle,
-            drop_last=shuffle and len(dataset) >= self.batch_size,
-            # The generator fixes the shuffle and each worker's seed, hence every random augmentation.
-            generator=torch.Generator().manual_seed(seed), num_workers=self.num_workers,
+            dataset, batch_size=min(self.batch_size, max(1, len(dataset))), sampler=order,
+            drop_last=shuffle and len(dataset) >= self.batch_size, generator=gen, num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.num_workers else None,
         )
 
