@@ -40,6 +40,7 @@ def test_a_partial_config_takes_the_defaults_and_saves_in_full():
     ({"augment_ops": "rotate=400"}, "augment_ops", "rotate=400"),
     ({"augment_ops": "hflip=often"}, "augment_ops", "must be a number"),
     ({"augment_ops": "trivialaugment=3"}, "augment_ops", "takes no value"),
+    ({"augmentation": "custom", "augment_ops": " "}, "augment_ops", "at least one operation"),
     ({"arch": "inception_v3", "image_size": 64}, "image_size", "at least 75 pixels"),
     ({"arch": "vgg16", "image_size": 16}, "image_size", "at least 32 pixels"),
     ({"arch": "resnet18", "image_size": 16, "pretrained": True}, "image_size", "with pretrained weights"),

@@ -156,7 +156,8 @@ def test_color_jitter_changes_colors_but_not_shapes():
 
 
 def test_a_spec_is_parsed_with_defaults_and_checked():
-    assert parse_spec(" hflip , rotate=15,trivialaugment,") == [("hflip", 0.5), ("rotate", 15.0), ("trivialaugment", None)]
+    expected = [("hflip", 0.5), ("rotate", 15.0), ("trivialaugment", None)]
+    assert parse_spec(" hflip , rotate=15,trivialaugment,") == expected
     with pytest.raises(ValueError, match="between 0 and 1"):
         parse_spec("erase=2")
 

@@ -3,7 +3,6 @@ the best epoch's weights."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 import torch

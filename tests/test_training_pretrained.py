@@ -10,7 +10,13 @@ from torchvision import models as tvm
 
 from tests.training_helpers import TINY, Recorder, write_pattern_folder
 from training import (
-    PretrainedWeightsMissing, Splits, TrainConfig, create_model, fit, load_image_folder, preflight,
+    PretrainedWeightsMissing,
+    Splits,
+    TrainConfig,
+    create_model,
+    fit,
+    load_image_folder,
+    preflight,
     pretrained_weights_available,
 )
 from training.data import IMAGENET_STATS
@@ -42,7 +48,8 @@ def cached_resnet18(torch_home) -> dict[str, torch.Tensor]:
 
 
 def test_the_weights_file_is_looked_for_where_torchvision_downloads_it(torch_home):
-    assert weights_file("ResNet18_Weights.IMAGENET1K_V1") == torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    expected = torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert weights_file("ResNet18_Weights.IMAGENET1K_V1") == expected
 
 
 def test_a_run_with_cached_weights_starts_from_them(data, cached_resnet18):
@@ -110,7 +117,7 @@ def test_a_damaged_weights_file_is_named(data, torch_home):
     path = torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(PretrainedWeightsMissing, match="could not read pretrained weights from .*resnet18-f37072fd"):
+    with pytest.raises(PretrainedWeightsMissing, match=r"could not read pretrained weights from .*resnet18-f37072fd"):
         fit(TrainConfig.from_dict(PRETRAINED), data)
 
 

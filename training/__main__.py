@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cancel.restore()
     if args.out:
-        (Path(args.out) / "result.json").write_text(json.dumps({"config": config.to_dict(), **result.to_dict()}, indent=2))
+        report = {"config": config.to_dict(), **result.to_dict()}
+        (Path(args.out) / "result.json").write_text(json.dumps(report, indent=2))
         print(f"wrote {Path(args.out) / 'result.json'}")
     return 0 if result.status != "cancelled" else 1
 

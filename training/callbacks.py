@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 @dataclass
 class EpochMetrics:
     epoch: int  # 1-based
-    train_loss: float
-    train_acc: float  # 0-1
-    val_loss: float | None
+    train_loss: float  # mean over the epoch's batches of the objective (smoothing, class weights; not L1)
+    train_acc: float  # 0-1, on the augmented training batches
+    val_loss: float | None  # negative log-likelihood of the true class (comparable across objectives)
     val_acc: float | None
-    lr: float
-    seconds: float
-    images_per_sec: float
+    lr: float  # the head's rate in the epoch's last step (the peak of the parameter groups)
+    seconds: float  # the whole epoch: training and validation
+    images_per_sec: float  # training throughput
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -229,7 +229,8 @@ class TrainConfig:
         if not self.batch_norm and not info["batch_norm_optional"]:
             errors["batch_norm"] = f"{self.arch} always uses batch norm (small_cnn, vgg11 and vgg16 can do without)"
         try:
-            parse_spec(self.augment_ops)
+            if not parse_spec(self.augment_ops) and self.augmentation == "custom":
+                errors["augment_ops"] = "list at least one operation for custom augmentation"
         except ValueError as exc:
             errors["augment_ops"] = str(exc)
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:

@@ -25,17 +25,22 @@ from training import checkpoint as ckpt
 from training.augment import build_augmenter
 from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart
 from training.config import RESUME_MAY_CHANGE, ConfigError, TrainConfig
-from training.data import IMAGENET_STATS, Splits, Stats, channel_stats, compute_stats, normalize
+from training.data import IMAGENET_STATS, Splits, Stats, channel_stats, compute_stats
 from training.early_stopping import EarlyStopping
 from training.loaders import Batches, InMemoryBatches, build_batches, choose_data_path
 from training.losses import LOSSES, Objective, build_objective
-from training.metrics import summary, classification_report
+from training.metrics import classification_report, summary
 from training.models import backbone_stages, create_model, pretrained_weights_available, weights_name
 from training.optim import build_optimizer, build_schedule
 from training.pretrained import PretrainedWeightsMissing
 from training.transfer import (
-    IncompatibleCheckpoint, apply_freezing, count_trainable, freeze_batchnorm_statistics, head_parameters,
-    load_init_from, plan,
+    IncompatibleCheckpoint,
+    apply_freezing,
+    count_trainable,
+    freeze_batchnorm_statistics,
+    head_parameters,
+    load_init_from,
+    plan,
 )
 
 CHECKPOINT_NAME = "last.pt"  # after every epoch: everything needed to resume
@@ -153,13 +158,16 @@ class _Inputs:
     """uint8 batches to the model's input: normalized, channels-last on CUDA, under autocast."""
 
     def __init__(self, stats: Stats, device: torch.device, precision: str, channels_last: bool) -> None:
-        self.mean, self.std = stats
+        # As `data.normalize`, with the statistics placed on the device once rather than every batch.
+        self.scale = (1 / (255 * torch.tensor(stats[1], device=device))).view(1, -1, 1, 1)
+        self.shift = (torch.tensor(stats[0], device=device) / torch.tensor(stats[1], device=device)).view(1, -1, 1, 1)
         self.dtype = AMP_DTYPES[precision]
         self.device = device
         self.memory_format = torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return normalize(x, self.mean, self.std).contiguous(memory_format=self.memory_format)
+        """(x / 255 - mean) / std, as one multiply-add."""
+        return torch.addcmul(-self.shift, x.float(), self.scale).contiguous(memory_format=self.memory_format)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
@@ -256,7 +264,7 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
         init_stats = started.stats
         cbs.on_log(started.message)
 
-    path = choose_data_path(config, data)
+    path = choose_data_path(config, data, device)
     started_at = time.perf_counter()
     batches = build_batches(config, data, device, path)
     if resume_state is not None:
@@ -268,9 +276,9 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
     augmenter = build_augmenter(config.augmentation, config.image_size, config.augment_ops,
                                 fill=[round(255 * m) for m in mean_std[0]])
     batches.set_augmenter(augmenter)
-    cbs.on_log(f"data: {path} path, {config.image_size}px, augmentation {config.augmentation} "
-               f"({augmenter.spec or 'none'}), normalized with {stats_source}; ready in "
-               f"{time.perf_counter() - started_at:.1f}s")
+    spec = f" ({augmenter.spec})" if augmenter.spec and augmenter.spec != config.augmentation else ""
+    cbs.on_log(f"data: {path} path, {config.image_size}px, augmentation {config.augmentation}{spec}, "
+               f"normalized with {stats_source}; ready in {time.perf_counter() - started_at:.1f}s")
 
     model.to(device)
     inputs = _Inputs(mean_std, device, precision, config.channels_last)

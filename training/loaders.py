@@ -50,11 +50,16 @@ def train_steps(num_train: int, batch_size: int) -> int:
     return max(1, num_train // batch_size)
 
 
-def choose_data_path(config: TrainConfig, data: Splits) -> str:
+def choose_data_path(config: TrainConfig, data: Splits, device: torch.device | None = None) -> str:
+    """The config's data path; for "auto", memory when the decoded dataset fits the memory limit (and,
+    on a GPU, a quarter of its free memory: the rest is for the model and its activations)."""
     if config.data_loading != "auto":
         return config.data_loading
+    budget = config.memory_limit_mb * 2**20
+    if device is not None and device.type == "cuda":
+        budget = min(budget, torch.cuda.mem_get_info(device)[0] // 4)
     total = len(data.train) + len(data.val) + len(data.test)
-    return "memory" if decoded_bytes(total, config.image_size) <= config.memory_limit_mb * 2**20 else "stream"
+    return "memory" if decoded_bytes(total, config.image_size) <= budget else "stream"
 
 
 def build_batches(config: TrainConfig, data: Splits, device: torch.device, path: str) -> Batches:

@@ -31,7 +31,8 @@ def per_class(confusion: torch.Tensor, classes: list[str]) -> list[dict[str, Any
              "support": int(support[i].item())} for i, name in enumerate(classes)]
 
 
-def classification_report(log_probs: torch.Tensor, labels: torch.Tensor, classes: list[str], paths: list[str]) -> dict[str, Any]:
+def classification_report(log_probs: torch.Tensor, labels: torch.Tensor, classes: list[str],
+                          paths: list[str]) -> dict[str, Any]:
     """Everything the results page shows; JSON-serializable.
 
     accuracy, loss, top5_accuracy (more than 5 classes), macro_f1, confusion_matrix (rows true,

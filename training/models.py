@@ -265,19 +265,22 @@ def _resnet(builder: Callable[..., tvm.ResNet], num_classes: int, image_size: in
 
 @register_model("resnet18", "ResNet-18 (small-input stem below 96 pixels)", min_input_size=8,
                 weights="ResNet18_Weights.IMAGENET1K_V1")
-def resnet18(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0, **_: object) -> nn.Module:
+def resnet18(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0,
+             **_: object) -> nn.Module:
     return _resnet(tvm.resnet18, num_classes, image_size, pretrained, dropout)
 
 
 @register_model("resnet34", "ResNet-34 (small-input stem below 96 pixels)", min_input_size=8,
                 weights="ResNet34_Weights.IMAGENET1K_V1")
-def resnet34(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0, **_: object) -> nn.Module:
+def resnet34(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0,
+             **_: object) -> nn.Module:
     return _resnet(tvm.resnet34, num_classes, image_size, pretrained, dropout)
 
 
 @register_model("resnet50", "ResNet-50 (small-input stem below 96 pixels)", min_input_size=8,
                 weights="ResNet50_Weights.IMAGENET1K_V2")
-def resnet50(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0, **_: object) -> nn.Module:
+def resnet50(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0,
+             **_: object) -> nn.Module:
     return _resnet(tvm.resnet50, num_classes, image_size, pretrained, dropout)
 
 

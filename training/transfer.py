@@ -118,10 +118,10 @@ def load_init_from(model: nn.Module, path: str | Path, config: TrainConfig, clas
     state = ckpt.load(path)
     source_config = state.get("config", {})
     if source_config.get("arch", config.arch) != config.arch:
-        raise IncompatibleCheckpoint(
-            "arch", f"{path} holds a {source_config['arch']} model; choose arch {source_config['arch']} to start from it")
+        arch = source_config["arch"]
+        raise IncompatibleCheckpoint("arch", f"{path} holds a {arch} model; choose arch {arch} to start from it")
     weights: dict[str, torch.Tensor] = state["model"]
-    head_path, head = classifier_head(model)
+    head_path, _ = classifier_head(model)
     own = model.state_dict()
     head_keys = {k for k in own if k.startswith(head_path + ".")}
     same_head = (state.get("classes") == classes
