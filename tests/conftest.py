@@ -73,6 +73,16 @@ def make_experiment(owner, tiny_dataset):
     return make
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs its own event loop; a channel layer built in another loop holds locks of that loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _other_processes_leave_the_test_database(django_db_setup, django_db_blocker):
     """PostgreSQL only drops the test database once worker and live-server processes have gone."""

@@ -20,8 +20,11 @@ EPOCHS = 4
 
 @pytest.mark.browser
 @pytest.mark.worker
-@pytest.mark.usefixtures("celery_worker")
 class LiveExperimentInTheBrowser(ChannelsLiveServerTestCase):
+    @pytest.fixture(autouse=True)
+    def _worker(self, celery_worker):
+        self.worker = celery_worker  # its log goes into failure messages
+
     def setUp(self) -> None:
         from django.contrib.auth import get_user_model
 
@@ -61,7 +64,7 @@ class LiveExperimentInTheBrowser(ChannelsLiveServerTestCase):
                     break
                 time.sleep(0.1)
 
-            assert status == "succeeded", page.inner_text("#error-box")
+            assert status == "succeeded", page.inner_text("#error-box") + "\n" + self.worker.read_log()[-4000:]
             assert page.inner_text("#status") == "Succeeded"
             final = page.evaluate("document.getElementById('chart-loss').data.map(t => t.x)")
             assert final == [list(range(1, EPOCHS + 1))] * 2  # train and validation, one point per epoch

@@ -34,8 +34,11 @@ def wait_for(page, predicate, timeout: float = 180, what: str = "condition"):
 
 @pytest.mark.browser
 @pytest.mark.worker
-@pytest.mark.usefixtures("celery_worker")
 class QueueControlInTheBrowser(ChannelsLiveServerTestCase):
+    @pytest.fixture(autouse=True)
+    def _worker(self, celery_worker):
+        self.worker = celery_worker  # its log goes into failure messages
+
     def setUp(self) -> None:
         from django.contrib.auth import get_user_model
 
