@@ -63,7 +63,7 @@ def test_the_admin_form_rejects_a_bad_archive_with_a_field_error(admin_client, t
         "bad.zip", zip_bytes({**class_entries(2, 6), "/etc/cron.d/evil.png": b"x"}), "application/zip")))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "absolute paths" in errors["zip_archive"][0] and "/etc/cron.d/evil.png" in errors["zip_archive"][0]
+    assert "Absolute paths" in errors["zip_archive"][0] and "/etc/cron.d/evil.png" in errors["zip_archive"][0]
     assert not Dataset.objects.exists() and stored_files() == before
 
 

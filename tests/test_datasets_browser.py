@@ -99,12 +99,15 @@ class UploadInTheBrowser(ChannelsLiveServerTestCase):
                 page.set_input_files("#id_archive", str(archive))
                 page.click("button:has-text('Upload')")
                 page.wait_for_url("**/datasets/*/")
-                assert page.locator("#progress-card").is_visible() or page.get_attribute("#status", "data-status") == "ready"
+                # While processing, the progress bar shows (unless the worker was faster than the page).
+                # (The page reloads itself once the dataset is ready: elements may be missing for a moment.)
+                page.wait_for_function("(s => s && (s.dataset.status === 'ready' || "
+                                       "!document.getElementById('progress-card').hidden))(document.getElementById('status'))")
                 deadline = time.monotonic() + 120
                 status = None
                 while time.monotonic() < deadline:
-                    status = page.get_attribute("#status", "data-status")
-                    if status != "processing":
+                    status = page.evaluate("(s => s && s.dataset.status)(document.getElementById('status'))")
+                    if status not in {None, "processing"}:
                         break
                     time.sleep(0.2)
                 page.wait_for_load_state()

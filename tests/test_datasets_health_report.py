@@ -98,3 +98,9 @@ def test_the_dataset_page_shows_the_report(client, planted):
     assert 'id="chart-classes"' in page and 'id="chart-sizes"' in page
     data = client.get(reverse("api_dataset_detail", args=[planted.pk])).json()
     assert data["report"]["leakage"]["files"] == 2 and data["class_counts"]["dogs"] == 19
+
+
+def test_the_dataset_list_flags_problems_and_warnings_by_name(client, planted):
+    page = client.get(reverse("dataset_list")).content.decode()
+    assert 'class="health-flag problem" title="2 files are identical images in different splits (leakage)">leakage<' in page
+    assert ">label conflicts<" in page and ">duplicates<" in page and ">imbalanced 3.2×<" in page

@@ -139,3 +139,25 @@ def test_the_page_of_a_dataset_being_processed_shows_its_progress(client, owner,
     assert 'id="progress-card"' in html and "Waiting for a worker" in html and "js/datasets.js" in html
     status = client.get(reverse("api_dataset_status", args=[Dataset.objects.get().pk])).json()
     assert status["status"] == "processing" and status["progress"] == 0
+
+
+def test_the_upload_page_sends_the_archive_with_a_progress_bar(client, owner, team, django_capture_on_commit_callbacks):
+    client.force_login(owner)
+    page = client.get(reverse("dataset_upload")).content.decode()
+    assert 'id="upload-progress"' in page and "js/datasets_upload.js" in page
+    with django_capture_on_commit_callbacks():
+        response = client.post(reverse("dataset_upload"), {
+            "team": team.pk, "name": "Animals", "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2,
+            "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")},
+            headers={"X-Requested-With": "XMLHttpRequest"})
+    assert response.status_code == 201
+    assert response.json() == {"redirect": Dataset.objects.get().get_absolute_url()}
+
+
+def test_the_split_is_described_in_words(client, owner, team, django_capture_on_commit_callbacks):
+    entries = {**class_entries(2, 8, prefix="train/"), **class_entries(2, 3, prefix="test/", seed=2)}
+    client.force_login(owner)
+    _, pk = upload_and_process(client, team, zip_bytes(entries), django_capture_on_commit_callbacks)
+    page = client.get(reverse("dataset_detail", args=[pk])).content.decode()
+    assert ("Fixed by the archive&#x27;s train/ and test/ folders. Validation (20%) drawn per class from train "
+            "with seed 0.") in page

@@ -57,7 +57,9 @@ def rejected_by_processing(client, team, archive: bytes, capture) -> tuple[str, 
     status = client.get(reverse("api_dataset_status", args=[pk])).json()
     assert status["status"] == "rejected"
     page = client.get(response.url)
-    assert page.status_code == 200 and status["error"] in page.content.decode().replace("&#x27;", "'")
+    html = page.content.decode()
+    assert page.status_code == 200 and status["error"] in html.replace("&#x27;", "'")
+    assert f"/datasets/upload/?team={team.pk}&amp;name=Animals" in html  # "Upload a corrected archive"
     return status["error"], pk
 
 
@@ -72,11 +74,11 @@ GOOD = class_entries(classes=2, per_class=6)
 
 # --- found in the archive's directory, answered by the form -------------------------------------
 @pytest.mark.parametrize("bad_name, message", [
-    ("../evil.png", "paths that escape the folder (..)"),
-    ("class_0/../../evil.png", "paths that escape the folder (..)"),
-    ("/etc/evil.png", "absolute paths"),
-    ("C:/Windows/evil.png", "absolute paths"),
-    ("..\\evil.png", "paths that escape the folder (..)"),
+    ("../evil.png", "Paths that escape the folder (..)"),
+    ("class_0/../../evil.png", "Paths that escape the folder (..)"),
+    ("/etc/evil.png", "Absolute paths"),
+    ("C:/Windows/evil.png", "Absolute paths"),
+    ("..\\evil.png", "Paths that escape the folder (..)"),
 ])
 def test_paths_that_escape_the_folder_are_rejected_by_name(client, member, team, bad_name, message):
     text = rejected_at_once(client, team, zip_bytes({**GOOD, bad_name: image_bytes()}))
@@ -85,7 +87,7 @@ def test_paths_that_escape_the_folder_are_rejected_by_name(client, member, team,
 
 def test_a_symbolic_link_in_the_archive_is_rejected(client, member, team):
     text = rejected_at_once(client, team, zip_with_link(GOOD, "class_0/passwords.png", "/etc/passwd"))
-    assert "symbolic links" in text and "class_0/passwords.png" in text
+    assert "Symbolic links (1): class_0/passwords.png" in text and "class_0/passwords.png" in text
 
 
 def test_more_entries_than_the_cap_are_rejected(client, member, team, settings):
@@ -98,14 +100,14 @@ def test_more_unpacked_data_than_the_cap_is_rejected(client, member, team, setti
     archive = zip_bytes({**GOOD, "class_0/huge.png": bytes(100_000)})
     settings.DATASET_MAX_BYTES = len(archive) + 100  # the archive fits, its contents unpacked do not
     text = rejected_at_once(client, team, archive)
-    assert "more data than the limit" in text and "would unpack to" in text
+    assert "More data than the limit" in text and "would unpack to" in text
 
 
 def test_an_entry_with_a_bomb_like_compression_ratio_is_rejected(client, member, team):
     bomb = zip_bytes({**GOOD, "class_0/bomb.png": bytes(8 * 2**20)})  # 8 MiB of zeros packs to a few KiB
     assert zipfile.ZipFile(io.BytesIO(bomb)).getinfo("class_0/bomb.png").compress_size < 2**16
     text = rejected_at_once(client, team, bomb)
-    assert "unpack to more than 200× their packed size" in text and "class_0/bomb.png" in text
+    assert "Entries that unpack to more than 200× their packed size" in text and "class_0/bomb.png" in text
 
 
 def test_a_file_that_is_not_a_zip_is_rejected(client, member, team):
@@ -114,12 +116,12 @@ def test_a_file_that_is_not_a_zip_is_rejected(client, member, team):
 
 def test_files_that_are_not_images_are_rejected_by_name(client, member, team):
     text = rejected_at_once(client, team, zip_bytes({**GOOD, "class_0/notes.docx": b"PK...", "class_1/run.sh": b"rm"}))
-    assert "files that are not images (2 entries): class_0/notes.docx, class_1/run.sh" in text
+    assert "Files that are not images (2): class_0/notes.docx, class_1/run.sh." in text
 
 
 def test_images_outside_class_folders_are_rejected(client, member, team):
     text = rejected_at_once(client, team, zip_bytes({**GOOD, "stray.png": image_bytes()}))
-    assert "images outside class folders" in text and "stray.png" in text
+    assert "Images outside class folders (1): stray.png." in text
 
 
 def test_an_empty_archive_is_rejected(client, member, team):
@@ -135,26 +137,26 @@ def test_a_csv_naming_images_that_are_not_there_is_rejected(client, member, team
     entries["labels.csv"] = b"\n".join([b"filename,label"] + [f"{i}.png,{'a' if i % 2 else 'b'}".encode()
                                                              for i in range(6)] + [b"ghost.png,a"])
     text = rejected_at_once(client, team, zip_bytes(entries))
-    assert "files named in labels.csv that are not images in the archive" in text and "ghost.png" in text
+    assert "Files named in labels.csv that are not images in the archive (1): ghost.png." in text
 
 
 def test_split_folders_mixed_with_class_folders_are_rejected(client, member, team):
     entries = {**class_entries(2, 6, prefix="train/"), **class_entries(2, 6, names=["cats", "dogs"])}
     text = rejected_at_once(client, team, zip_bytes(entries))
-    assert "folders next to the split folders" in text and "cats, dogs" in text
+    assert "Folders next to the split folders" in text and "cats, dogs" in text
 
 
 # --- found inside the images, by the processing task ---------------------------------------------
 def test_a_file_with_an_image_name_that_is_no_image_is_rejected(client, member, team, django_capture_on_commit_callbacks):
     text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_1/fake.png": b"just some text"}),
                                   django_capture_on_commit_callbacks)
-    assert "files that are not readable images" in text and "class_1/fake.png" in text
+    assert "Files that are not readable images" in text and "class_1/fake.png" in text
 
 
 def test_a_truncated_image_is_rejected(client, member, team, django_capture_on_commit_callbacks):
     text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}),
                                   django_capture_on_commit_callbacks)
-    assert "corrupt or truncated images" in text and "class_0/cut.png" in text
+    assert "Corrupt or truncated images" in text and "class_0/cut.png" in text
 
 
 def test_a_corrupt_jpeg_is_rejected(client, member, team, django_capture_on_commit_callbacks):
@@ -163,7 +165,7 @@ def test_a_corrupt_jpeg_is_rejected(client, member, team, django_capture_on_comm
     del jpeg[700:]
     text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_0/broken.jpg": bytes(jpeg)}),
                                   django_capture_on_commit_callbacks)
-    assert "corrupt or truncated images" in text and "class_0/broken.jpg" in text
+    assert "Corrupt or truncated images" in text and "class_0/broken.jpg" in text
 
 
 def test_an_image_over_the_pixel_limit_is_rejected_before_it_is_decoded(client, member, team,
@@ -172,20 +174,20 @@ def test_an_image_over_the_pixel_limit_is_rejected_before_it_is_decoded(client, 
     assert len(bomb) < 100_000
     text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_1/bomb.png": bomb}),
                                   django_capture_on_commit_callbacks)
-    assert "images over the limit of 40,000,000 pixels" in text and "class_1/bomb.png (8000×6000)" in text
+    assert "Images over the limit of 40,000,000 pixels (1)" in text and "class_1/bomb.png (8000×6000)" in text
 
 
 def test_classes_below_the_minimum_are_rejected(client, member, team, django_capture_on_commit_callbacks):
     entries = {**GOOD, **class_entries(1, 2, names=["rare"], seed=9)}
     text, _ = rejected_by_processing(client, team, zip_bytes(entries), django_capture_on_commit_callbacks)
-    assert "Classes with fewer than 5 images" in text and "rare (2)" in text
+    assert "Classes with fewer than 5 images (1): rare (2)." in text
 
 
 def test_all_problems_are_named_in_one_message(client, member, team, django_capture_on_commit_callbacks):
     entries = {**GOOD, "class_0/cut.png": truncated_png(), "class_1/fake.png": b"text", "class_1/also.gif": b"GIF"}
     text, _ = rejected_by_processing(client, team, zip_bytes(entries), django_capture_on_commit_callbacks)
-    assert "corrupt or truncated images" in text and "class_0/cut.png" in text
-    assert "files that are not readable images (2 entries): class_1/also.gif, class_1/fake.png" in text
+    assert "Corrupt or truncated images" in text and "class_0/cut.png" in text
+    assert "Files that are not readable images (2): class_1/also.gif, class_1/fake.png." in text
 
 
 def test_the_uploader_sees_the_rejection_once_on_the_dataset_list(client, member, team, django_capture_on_commit_callbacks):
@@ -213,5 +215,5 @@ def test_the_api_answers_a_bad_archive_with_an_error_body(client, member, team):
         "archive": SimpleUploadedFile("a.zip", zip_bytes({**GOOD, "../evil.png": b"x"}), "application/zip")})
     assert response.status_code == 400
     error = response.json()["errors"]["archive"][0]
-    assert "paths that escape the folder" in error["message"] and "../evil.png" in error["message"]
+    assert "Paths that escape the folder" in error["message"] and "../evil.png" in error["message"]
     assert not Dataset.objects.exists() and stored_files() == before

@@ -18,7 +18,7 @@
     Plotly.newPlot(el, traces, {
       barmode: "stack", margin: { t: 10, r: 10, b: 80, l: 55 }, height: 320, font: FONT,
       yaxis: { title: { text: "images" }, rangemode: "tozero" }, xaxis: { automargin: true, type: "category" },
-      legend: { orientation: "h", y: 1.12 },
+      legend: { orientation: "h", y: 1.12, traceorder: "normal" },
     }, CONFIG);
   }
 
@@ -26,14 +26,21 @@
     const el = document.getElementById("chart-sizes");
     if (!el || !data.sizes.length) return;
     const counts = data.sizes.map((s) => s[2]);
+    const all = data.sizes.flatMap((s) => [s[0], s[1]]);
+    const low = Math.min(...all), high = Math.max(...all);
+    // Bins of whole pixels, about 40 across the range; a single size still shows as one narrow bar.
+    const bin = Math.max(1, Math.ceil((high - low) / 40));
+    const xbins = { start: low - bin / 2, end: high + bin / 2, size: bin };
     const trace = (i, name, color) => ({
       type: "histogram", histfunc: "sum", name: name, x: data.sizes.map((s) => s[i]), y: counts,
-      opacity: 0.65, marker: { color: color }, nbinsx: 40,
+      xbins: xbins, autobinx: false, marker: { color: color },
       hovertemplate: name + " %{x} px: %{y} images<extra></extra>",
     });
+    const pad = Math.max(4 * bin, Math.round((high - low) * 0.05));
     Plotly.newPlot(el, [trace(0, "width", "#3656d8"), trace(1, "height", "#e0702d")], {
-      barmode: "overlay", margin: { t: 10, r: 10, b: 45, l: 55 }, height: 320, font: FONT,
-      xaxis: { title: { text: "pixels" } }, yaxis: { title: { text: "images" }, rangemode: "tozero" },
+      barmode: "group", bargap: 0.1, margin: { t: 10, r: 10, b: 45, l: 55 }, height: 320, font: FONT,
+      xaxis: { title: { text: "pixels" }, range: [Math.max(0, low - pad), high + pad] },
+      yaxis: { title: { text: "images" }, rangemode: "tozero" },
       legend: { orientation: "h", y: 1.12 },
     }, CONFIG);
   }
@@ -65,6 +72,8 @@
           $("#error-title").textContent = "The upload was rejected, and nothing of it was kept.";
           $("#error-text").textContent = s.error;
           $("#error-box").hidden = false;
+          const again = $("#upload-again");  // the rejected version does not exist: upload under its name
+          if (again) { again.href = data.upload_again_url; again.textContent = "Upload a corrected archive"; }
         } else {
           window.location.reload();  // ready or failed: the page shows the full report
         }

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.urls import path
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from webapp.datasets import intake, notices, presentation
 from webapp.datasets.forms import AdminAddForm, split_fields
@@ -23,8 +23,7 @@ COMPUTED = ("version", "source", "status", "stage", "progress", "error", "origin
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "team", "source", "status_badge", "class_count", "num_images", "health",
-                    "created_at"]
+    list_display = ["name", "version", "team", "status_badge", "class_count", "num_images", "health", "created_at"]
     list_display_links = ["name", "version"]
     list_filter = ["status", "source", "team"]
     search_fields = ["name", "description", "content_hash"]
@@ -91,7 +90,8 @@ class DatasetAdmin(admin.ModelAdmin):
         text = obj.get_status_display()
         if obj.is_processing and obj.stage:
             text = f"{text}: {obj.stage} ({obj.progress}%)"
-        return format_html('<span class="ty-status ty-{}" title="{}">{}</span>', obj.status, obj.error, text)
+        color = {"ready": "#067647", "failed": "#b42318", "processing": "#475467"}.get(obj.status, "inherit")
+        return format_html('<span style="color:{};font-weight:600" title="{}">{}</span>', color, obj.error, text)
 
     @admin.display(description="Classes")
     def class_count(self, obj: Dataset) -> int:
@@ -99,18 +99,12 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Health")
     def health(self, obj: Dataset) -> str:
-        checks = obj.report.get("checks", [])
-        problems = [c["title"] for c in checks if c["level"] == "problem"]
-        warnings = [c["title"] for c in checks if c["level"] == "warning"]
-        if not checks:
-            return "–"
-        if problems:
-            return format_html('<span style="color:#b42318" title="{}">{} problem{}</span>', "; ".join(problems),
-                               len(problems), "s" if len(problems) > 1 else "")
-        if warnings:
-            return format_html('<span style="color:#b54708" title="{}">{} warning{}</span>', "; ".join(warnings),
-                               len(warnings), "s" if len(warnings) > 1 else "")
-        return format_html('<span style="color:#067647">{}</span>', "ok")
+        flags = presentation.health_flags(obj)
+        if not flags:
+            return "healthy" if obj.processed_at else "–"
+        colors = {"problem": "#b42318", "warning": "#b54708"}
+        return format_html_join(", ", '<span style="color:{}" title="{}">{}</span>',
+                                ((colors[c["level"]], c["title"], c["tag"] or c["title"]) for c in flags))
 
     @admin.action(description="Re-validate selected datasets (check every image again)")
     def revalidate(self, request, queryset) -> None:
@@ -150,7 +144,8 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.display(description="Samples")
     def thumbnails(self, obj: Dataset) -> str:
         samples = presentation.sample_urls(obj, "admin:datasets_dataset_sample")
-        return render_to_string("datasets/includes/sample_grid.html", {"samples": samples, "thumb": 64})
+        return (render_to_string("datasets/includes/admin_styles.html")
+                + render_to_string("datasets/includes/sample_grid.html", {"samples": samples, "thumb": 48}))
 
     def get_urls(self):
         return [

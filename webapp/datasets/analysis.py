@@ -158,9 +158,8 @@ def analyze(facts: list[ImageFacts], plan: LayoutPlan, limits: Limits, val_fract
     class_counts = Counter(f.label for f in facts)
     small = [f"{c} ({class_counts[c]})" for c in classes if class_counts[c] < limits.min_per_class]
     if small:
-        raise DatasetRejected(f"Classes with fewer than {limits.min_per_class} images "
-                              f"({len(small)} {'entry' if len(small) == 1 else 'entries'}): {listing(small)}. "
-                              "Add images or leave those classes out.")
+        raise DatasetRejected(f"Classes with fewer than {limits.min_per_class} images ({len(small)}): "
+                              f"{listing(small)}. Add images or leave those classes out.")
     if len(classes) < 2:
         raise DatasetRejected("A classifier needs at least two classes with images.")
 
@@ -195,8 +194,9 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
 
-def _check(level: str, title: str, detail: str = "") -> dict:
-    return {"level": level, "title": title, "detail": detail}
+def _check(level: str, title: str, detail: str = "", tag: str = "") -> dict:
+    """One line of the health report; `tag` is its short name in lists (warnings and problems)."""
+    return {"level": level, "title": title, "detail": detail, "tag": tag}
 
 
 def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Counter, split_counts: dict,
@@ -227,26 +227,28 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
         checks.append(_check("problem", f"{leaked_files} files are identical images in different splits (leakage)",
                              "The model would be evaluated on images it trained on, so validation and test scores "
                              "overstate it. Remove the copies. For example: "
-                             + listing([" = ".join(f.target for f in g) for g in leaks], 3)))
+                             + listing([" = ".join(f.target for f in g) for g in leaks], 3), tag="leakage"))
     else:
         checks.append(_check("ok", "No image appears in more than one split"))
     if conflicts:
         checks.append(_check("problem", f"{_count(len(conflicts), 'image appears', 'images appear')} under more "
                              "than one label (identical files in different class folders)",
-                             listing([" = ".join(f.target for f in g) for g in conflicts], 3)))
+                             listing([" = ".join(f.target for f in g) for g in conflicts], 3), tag="label conflicts"))
     extra = sum(len(g) - 1 for g in duplicate_groups)
     if duplicate_groups:
         checks.append(_check("warning", f"{_count(extra, 'file is an exact copy', 'files are exact copies')} of "
                              "another file",
                              f"{len(duplicate_groups)} groups of identical files; copies weigh those images more "
                              "in training. For example: " + listing([" = ".join(f.target for f in g)
-                                                                     for g in duplicate_groups], 3)))
+                                                                     for g in duplicate_groups], 3),
+                             tag="duplicates"))
     else:
         checks.append(_check("ok", "No duplicate files"))
     if ratio >= IMBALANCE_WARNING:
         checks.append(_check("warning", f"Classes are imbalanced: {largest} has {ratio:.1f}× the images of {smallest}",
                              "Accuracy will favor the large classes; look at per-class recall, and consider "
-                             "class weights in the loss or collecting more of the small classes."))
+                             "class weights in the loss or collecting more of the small classes.",
+                             tag=f"imbalanced {ratio:.1f}×"))
     else:
         checks.append(_check("ok", f"Classes are balanced (largest/smallest {ratio:.1f}×)"))
     for split in ("val", "test"):
@@ -255,7 +257,8 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
         if few:
             checks.append(_check("warning", f"Fewer than {FEW_EVAL_IMAGES} {'validation' if split == 'val' else 'test'} "
                                  f"images in {_count(len(few), 'class', 'classes')}",
-                                 f"Per-class results on them are noisy: {listing(few)}."))
+                                 f"Per-class results on them are noisy: {listing(few)}.",
+                                 tag=f"few {split} images"))
     if len(sizes) > 1:
         checks.append(_check("info", f"Image sizes vary: {min(widths)}–{max(widths)} × {min(heights)}–{max(heights)} "
                              "pixels", "Training resizes every image to the input size of the experiment."))
@@ -264,9 +267,10 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
                              "All are converted to RGB for training (grayscale repeated, transparency on white)."))
     if plan.unlisted:
         checks.append(_check("warning", f"{len(plan.unlisted)} images are not listed in {plan.csv_name} and were "
-                             "left out", listing(plan.unlisted)))
+                             "left out", listing(plan.unlisted), tag="unlisted images"))
     if plan.ignored:
-        checks.append(_check("info", f"{len(plan.ignored)} files were left out (system files and notes)",
+        checks.append(_check("info", f"{_count(len(plan.ignored), 'file was', 'files were')} left out "
+                             "(system files and notes)",
                              listing(plan.ignored)))
 
     distinct = sizes.most_common(SIZE_BINS)

@@ -109,10 +109,11 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
                                    widget=forms.RadioSelect)
     # Not "archive": that is the model field holding the packed images' storage name.
     zip_archive = forms.FileField(required=False, label="Zip archive", help_text=ARCHIVE_HELP)
-    folder = forms.CharField(required=False, label="Server folder",
+    folder = forms.CharField(required=False, label="Server folder", widget=forms.TextInput(attrs={"class": "vTextField"}),
                              help_text="an absolute path under one of TRAINYARD_DATASET_FOLDER_ROOTS; read in place")
     torchvision = forms.ChoiceField(required=False, label="torchvision dataset", choices=[])
     torchvision_folder = forms.CharField(required=False, label="Folder with its original files",
+                                         widget=forms.TextInput(attrs={"class": "vTextField"}),
                                          help_text="empty: TRAINYARD_TORCHVISION_DIR")
     download = forms.BooleanField(required=False, initial=True, label="Download the files when they are missing",
                                   help_text="needs internet on the dataset worker")

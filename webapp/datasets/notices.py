@@ -6,7 +6,11 @@ the upload, and in a list per uploader, which the dataset list and the admin sho
 """
 from __future__ import annotations
 
+import logging
+
 from django.core.cache import caches
+
+logger = logging.getLogger(__name__)
 
 KEEP_SECONDS = 7 * 24 * 3600
 MAX_PER_USER = 20
@@ -19,16 +23,23 @@ def _cache():
 def remember(dataset, message: str) -> dict:
     notice = {"id": dataset.pk, "team": dataset.team_id, "name": dataset.name, "version": dataset.version,
               "user": dataset.created_by_id, "message": message}
-    _cache().set(f"rejected:{dataset.pk}", notice, KEEP_SECONDS)
-    if dataset.created_by_id:
-        key = f"rejected-for:{dataset.created_by_id}"
-        pending = _cache().get(key, [])
-        _cache().set(key, (pending + [notice])[-MAX_PER_USER:], KEEP_SECONDS)
+    try:
+        _cache().set(f"rejected:{dataset.pk}", notice, KEEP_SECONDS)
+        if dataset.created_by_id:
+            key = f"rejected-for:{dataset.created_by_id}"
+            pending = _cache().get(key, [])
+            _cache().set(key, (pending + [notice])[-MAX_PER_USER:], KEEP_SECONDS)
+    except Exception:  # the rejection must still remove the upload; the log keeps the message
+        logger.warning("cannot keep the rejection of dataset %s: %s", dataset.pk, message, exc_info=True)
     return notice
 
 
 def rejection(dataset_id: int) -> dict | None:
-    return _cache().get(f"rejected:{dataset_id}")
+    try:
+        return _cache().get(f"rejected:{dataset_id}")
+    except Exception:  # Redis down: pages still work, they just cannot show the rejection
+        logger.warning("cannot read dataset rejection %s from the cache", dataset_id, exc_info=True)
+        return None
 
 
 def pop_for(user) -> list[dict]:
@@ -36,7 +47,11 @@ def pop_for(user) -> list[dict]:
     if not user.is_authenticated:
         return []
     key = f"rejected-for:{user.pk}"
-    pending = _cache().get(key, [])
-    if pending:
-        _cache().delete(key)
+    try:
+        pending = _cache().get(key, [])
+        if pending:
+            _cache().delete(key)
+    except Exception:  # Redis down: the page still shows, without the notices
+        logger.warning("cannot read dataset rejections of user %s from the cache", user.pk, exc_info=True)
+        return []
     return pending

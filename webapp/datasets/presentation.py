@@ -9,6 +9,7 @@ import base64
 import io
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.http import FileResponse, Http404
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.utils.cache import patch_cache_control
 from PIL import Image
 
 from training.augment import AUGMENTATIONS, augment_preview, describe_ops, list_augmentations
+from training.config import TrainConfig
 from training.data import resize_image, to_rgb
 from webapp.datasets import content
 from webapp.datasets.models import Dataset
@@ -25,14 +27,21 @@ PREVIEW_MAX_VARIANTS = 12
 PREVIEW_SIZES = (8, 512)
 
 
-def latest_with_versions(datasets: list[Dataset]) -> list[tuple[Dataset, int]]:
-    """The newest version of each (team, name), with how many versions there are (input newest first)."""
+def health_flags(dataset: Dataset) -> list[dict]:
+    """The report's problems, then its warnings: what a list shows of a dataset's health."""
+    checks = dataset.report.get("checks", [])
+    return [c for level in ("problem", "warning") for c in checks if c["level"] == level]
+
+
+def latest_with_versions(datasets: list[Dataset]) -> list[tuple[Dataset, int, list[dict]]]:
+    """The newest version of each (team, name), with how many versions there are and its health flags
+    (input newest first)."""
     counts = Counter((d.team_id, d.name) for d in datasets)
     seen, rows = set(), []
     for d in datasets:
         if (d.team_id, d.name) not in seen:
             seen.add((d.team_id, d.name))
-            rows.append((d, counts[(d.team_id, d.name)]))
+            rows.append((d, counts[(d.team_id, d.name)], health_flags(d)))
     return rows
 
 
@@ -48,11 +57,31 @@ def chart_data(dataset: Dataset) -> dict:
     sizes = dataset.report.get("sizes", {})
     return {
         "id": dataset.pk, "status": dataset.status,
+        "upload_again_url": f"{reverse('dataset_upload')}?{urlencode({'team': dataset.team_id, 'name': dataset.name})}",
         "status_url": reverse("api_dataset_status", args=[dataset.pk]),
         "classes": dataset.classes,
         "splits": {s: [dataset.split_counts.get(s, {}).get(c, 0) for c in dataset.classes] for s in ("train", "val", "test")},
         "sizes": sizes.get("counts", []),
     }
+
+
+def split_sentence(dataset: Dataset) -> str:
+    """Where the split comes from, in words."""
+    val, test = f"{dataset.val_fraction:.0%}", f"{dataset.test_fraction:.0%}"
+    if not dataset.fixed_split:
+        return (f"Drawn per class (stratified) from seed {dataset.split_seed}: {val} of each class for validation, "
+                f"{test} for test.")
+    origin = dataset.report.get("split_origin", {})
+    names = {"train": "train/", "val": "val/", "test": "test/"}
+    folders = [names[p] for p in ("train", "val", "test") if origin.get(p) == "folder"]
+    text = "Fixed by the archive's " + " and ".join(filter(None, [", ".join(folders[:-1]), folders[-1]])) + " folders."
+    drawn = [p for p in ("val", "test") if origin.get(p) == "drawn"]
+    if drawn:
+        parts = " and ".join({"val": f"validation ({val})", "test": f"test ({test})"}[p] for p in drawn)
+        text += f" {parts[:1].upper()}{parts[1:]} drawn per class from train with seed {dataset.split_seed}."
+    if origin.get("test") == "none":
+        text += " There is no test split: the archive has no test/ folder."
+    return text
 
 
 def detail_context(dataset: Dataset) -> dict:
@@ -69,6 +98,7 @@ def detail_context(dataset: Dataset) -> dict:
         "modes": report.get("modes", {}),
         "formats": report.get("formats", {}),
         "split_origin": report.get("split_origin", {}),
+        "split_sentence": split_sentence(dataset) if dataset.processed_at else "",
         "split_totals": split_totals,
         "split_rows": [(c, dataset.class_counts.get(c, 0), [dataset.split_counts.get(s, {}).get(c, 0)
                                                             for s in ("train", "val", "test")]) for c in dataset.classes],
@@ -97,12 +127,12 @@ def sample_response(dataset: Dataset, class_index: int, number: int) -> FileResp
 
 def augment_context(dataset: Dataset) -> dict:
     presets = [{"name": e.name, "description": e.description, "spec": e.obj or ""} for e in AUGMENTATIONS.entries()]
-    median = dataset.report.get("sizes", {}).get("median", [32, 32])
     return {
         "dataset": dataset,
         "presets": presets,
         "ops": describe_ops(),
-        "default_size": max(16, min(128, max(median))),
+        # What an experiment trains at unless told otherwise: the preview shows what training would see.
+        "default_size": TrainConfig().image_size,
         "preview_data": {"url": reverse("api_dataset_augment_preview", args=[dataset.pk]),
                          "classes": dataset.classes, "ready": dataset.is_ready},
     }

@@ -61,11 +61,9 @@ class Problems:
         return bool(self._found)
 
     def message(self) -> str:
-        parts = []
-        for problem, entries in self._found.items():
-            count = f"{len(entries):,} " if len(entries) > 1 else ""
-            parts.append(f"{problem} ({count}{'entries' if count else 'entry'}): {listing(entries)}.")
-        return " ".join(parts)
+        """One line per problem: "Corrupt or truncated images (2): cats/a.png, dogs/b.jpg." """
+        return "\n".join(f"{problem[:1].upper()}{problem[1:]} ({len(entries):,}): {listing(entries)}."
+                         for problem, entries in self._found.items())
 
     def raise_if_any(self) -> None:
         if self._found:

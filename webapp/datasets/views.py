@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -49,7 +49,7 @@ def dataset_detail(request, pk: int):
 def dataset_upload(request):
     if not teams_of(request.user, write=True).exists():
         raise PermissionDenied("Viewers cannot upload datasets")
-    initial = {}
+    initial = {"team": request.GET.get("team", ""), "name": request.GET.get("name", "")}  # after a rejection
     base_id = request.GET.get("from", "")
     if base_id.isdigit():  # "upload a new version" of a dataset the user may change
         base = dataset_for(request.user, int(base_id), write=True)
@@ -63,6 +63,8 @@ def dataset_upload(request):
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{dataset} is uploaded; it is being checked now.")
+            if request.headers.get("x-requested-with") == "XMLHttpRequest":  # the page's upload with a progress bar
+                return JsonResponse({"redirect": dataset.get_absolute_url()}, status=201)
             return redirect(dataset)
     return render(request, "datasets/upload.html", {"form": form})
 
