@@ -9,11 +9,11 @@ from django import forms
 
 from training import ConfigError, TrainConfig
 from training.config import GROUPS
-from training.models import pretrained_weights_available
+from training.engine import preflight
 from training.presets import KINDS as PRESET_KINDS
 from training.presets import list_presets, resolve_config
 from webapp.datasets.models import Dataset, DatasetStatus
-from webapp.experiments.models import Experiment, Priority
+from webapp.experiments.models import Experiment, Priority, Status
 from webapp.teams.access import teams_of
 
 GROUP_TITLES = GROUPS
@@ -46,6 +46,10 @@ class ExperimentForm(forms.Form):
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL,
                                  help_text="high-priority experiments start before normal and low ones")
     cloned_from = forms.ModelChoiceField(queryset=Experiment.objects.none(), required=False, widget=forms.HiddenInput)
+    init_from = forms.ModelChoiceField(
+        queryset=Experiment.objects.none(), required=False, label="Start from an earlier run",
+        empty_label="— (ImageNet weights or random, as set below)",
+        help_text="transfer learning from your own model: its weights are the start; the head is replaced for new classes")
 
     def __init__(self, *args: Any, user, clone_of: Experiment | None = None, presets: list[str] | None = None,
                  **kwargs: Any) -> None:
@@ -56,6 +60,9 @@ class ExperimentForm(forms.Form):
             team__in=teams_of(user, write=True), status=DatasetStatus.READY).select_related("team")
         self.fields["dataset"].label_from_instance = lambda d: f"{d.name} ({d.team.name}, {d.num_images} images)"
         self.fields["cloned_from"].queryset = Experiment.objects.filter(team__in=teams_of(user))
+        self.fields["init_from"].queryset = Experiment.objects.filter(
+            team__in=teams_of(user), status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY]).select_related("dataset")
+        self.fields["init_from"].label_from_instance = lambda e: f"#{e.pk} {e.name} ({e.config.get('arch')}, {e.dataset.name})"
         self.preset_field_names = []
         for kind in PRESET_KINDS:
             choices = [("", "—")] + [(p["name"], p["name"]) for p in list_presets(kind)]
@@ -77,7 +84,7 @@ class ExperimentForm(forms.Form):
                 **{k: v for k, v in clone_of.config.items() if k in self.fields},
                 "name": f"{clone_of.name} (clone)", "description": clone_of.description,
                 "dataset": clone_of.dataset_id, "tags": ", ".join(clone_of.tags), "priority": clone_of.priority,
-                "cloned_from": clone_of.pk,
+                "cloned_from": clone_of.pk, "init_from": clone_of.init_from_id,
                 **{f"preset_{kind}": name for kind, name in _kinds_of(clone_of.presets).items()},
             })
         self.config: TrainConfig | None = None
@@ -124,10 +131,7 @@ class ExperimentForm(forms.Form):
             for name, message in exc.errors.items():
                 self.add_error(name if name in self.fields else None, message)
             return cleaned
-        problems = check_environment(self.config)
-        dataset = cleaned.get("dataset")
-        if dataset is not None:
-            problems.update(check_against_dataset(self.config, dataset))
+        problems = check_run(self.config, cleaned.get("dataset"), cleaned.get("init_from"))
         for name, message in problems.items():
             self.add_error(name if name in self.fields else None, message)
         if problems:
@@ -140,25 +144,26 @@ def _kinds_of(names: list[str]) -> dict[str, str]:
     return {by_kind[name]: name for name in names if name in by_kind}
 
 
-def check_environment(config: TrainConfig) -> dict[str, str]:
-    """Choices that cannot work on this installation: pretrained weights that are not in the torch cache."""
-    if config.pretrained:
-        available, message = pretrained_weights_available(config.arch, config.batch_norm)
-        if not available:
-            return {"pretrained": message}
-    return {}
+def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experiment | None) -> dict[str, str]:
+    """Choices that cannot work on this installation or with this dataset, by field: the training
+    library's own preflight (weights in the torch cache, loss for the class count, a validation split
+    for early stopping, something to transfer from), plus the batch size against the training split."""
+    from webapp.experiments.tasks import final_model_path
 
-
-def check_against_dataset(config: TrainConfig, dataset: Dataset) -> dict[str, str]:
-    """Choices that cannot work with this dataset, by field."""
-    errors: dict[str, str] = {}
-    try:
-        train_size = len(dataset.splits().train)
-    except (OSError, ValueError) as exc:
-        return {"dataset": f"This dataset cannot be read: {exc}"}
-    if config.batch_size > train_size:
-        errors["batch_size"] = (f"Larger than the training split ({train_size} images): "
-                                f"use at most {train_size}.")
+    start = None
+    if init_from is not None:
+        start = final_model_path(init_from.pk)
+        if not start.exists():
+            return {"init_from": f"#{init_from.pk} has no saved final model to start from (it may predate this version)"}
+    data = None
+    if dataset is not None:
+        try:
+            data = dataset.splits()
+        except (OSError, ValueError) as exc:
+            return {"dataset": f"This dataset cannot be read: {exc}"}
+    errors = preflight(config, data, init_from=start)
+    if data is not None and config.batch_size > len(data.train):
+        errors["batch_size"] = f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
     return errors
 
 

@@ -54,6 +54,9 @@ class Experiment(models.Model):
     tags = models.JSONField(default=list, blank=True)
     presets = models.JSONField(default=list, blank=True, help_text="the presets the form started from, in order")
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones")
+    # Transfer from an earlier run: its final weights are the starting point (head replaced for new classes).
+    init_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="descendants",
+                                  verbose_name="start from the weights of")
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True, help_text="when it last entered the queue")
     started_at = models.DateTimeField(null=True, blank=True)
@@ -177,7 +180,8 @@ class Experiment(models.Model):
             "id": self.pk, "name": self.name, "description": self.description, "team": self.team_id,
             "dataset": self.dataset_id, "dataset_name": self.dataset.name, "owner": self.owner.get_username(),
             "status": self.status, "status_label": self.get_status_display(), "queue": self.queue,
-            "priority": self.priority, "tags": self.tags, "presets": self.presets, "config": self.config, "error": self.error,
+            "priority": self.priority, "tags": self.tags, "presets": self.presets, "config": self.config,
+            "init_from": self.init_from_id, "error": self.error,
             "test_metrics": self.test_summary, "epochs": self.epochs, "checkpoint_epoch": self.checkpoint_epoch,
             "best_epoch": self.best_epoch, "stop_reason": self.stop_reason, "cancel_requested": self.cancel_requested,
             "queue_position": self.queue_position(), "url": self.get_absolute_url(),

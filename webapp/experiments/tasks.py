@@ -31,6 +31,11 @@ def checkpoint_dir(experiment_id: int) -> Path:
     return Path(settings.CHECKPOINT_ROOT) / f"experiment-{experiment_id}"
 
 
+def final_model_path(experiment_id: int) -> Path:
+    """The finished run's final weights (written by training at the end of a run)."""
+    return checkpoint_dir(experiment_id) / "model.pt"
+
+
 def send(experiment: Experiment) -> None:
     run_experiment.apply_async(args=[experiment.pk], queue=broker_queue(experiment.queue),
                                priority=experiment.broker_priority)
@@ -52,6 +57,8 @@ def _fit_keywords(experiment: Experiment) -> dict:
         EpochMetric.objects.filter(experiment=experiment, epoch__gt=experiment.checkpoint_epoch).delete()
     else:
         EpochMetric.objects.filter(experiment=experiment).delete()
+        if experiment.init_from_id is not None:
+            keywords["init_from"] = final_model_path(experiment.init_from_id)
     stats = getattr(experiment.dataset, "channel_stats", None)
     if callable(stats) and stats() is not None:
         keywords["stats"] = stats()

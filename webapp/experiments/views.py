@@ -70,7 +70,7 @@ def experiment_create(request):
                 description=form.cleaned_data["description"], tags=form.cleaned_data["tags"],
                 priority=form.cleaned_data["priority"], config=form.config.to_dict(),
                 queue=queue_for(form.config), cloned_from=form.cleaned_data.get("cloned_from"),
-                presets=form.chosen_presets(),
+                presets=form.chosen_presets(), init_from=form.cleaned_data.get("init_from"),
             )
             experiment.queued_at = experiment.created_at
             experiment.save(update_fields=["queued_at"])
