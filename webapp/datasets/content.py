@@ -13,6 +13,7 @@ experiment on that host. Uploads in progress live in datasets/uploads/ until pro
 """
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -71,6 +72,17 @@ def cache_path(content_hash: str) -> Path:
     return Path(settings.DATASET_CACHE_DIR) / content_hash
 
 
+@contextmanager
+def cache_lock(content_hash: str) -> Iterator[None]:
+    """One process or thread at a time fills or replaces a hash's cache folder on this host."""
+    with open(cache_root() / f"{content_hash}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _ready_marker(content_hash: str) -> Path:
     return Path(settings.DATASET_CACHE_DIR) / f"{content_hash}.ready"
 
@@ -85,7 +97,8 @@ def staging_dir() -> Path:
 
 
 def adopt_into_cache(folder: Path, content_hash: str) -> Path:
-    """Move a validated staging folder to the cache under its hash (or drop it if already there)."""
+    """Move a validated staging folder to the cache under its hash (or drop it if already there).
+    Call it holding `cache_lock(content_hash)`."""
     final = cache_path(content_hash)
     if is_cached(content_hash):
         shutil.rmtree(folder, ignore_errors=True)
@@ -100,10 +113,12 @@ def adopt_into_cache(folder: Path, content_hash: str) -> Path:
 def local_copy(name: str) -> Iterator[Path]:
     """A stored file as a local path: the file itself on local storage, else a temporary copy."""
     try:
-        yield Path(storage().path(name))
+        local = Path(storage().path(name))
+    except NotImplementedError:  # remote storage (S3 and the like)
+        local = None
+    if local is not None and local.is_file():  # some storages give paths that are not on this host
+        yield local
         return
-    except NotImplementedError:
-        pass
     fd, tmp = tempfile.mkstemp(suffix=Path(name).suffix, dir=cache_root())
     try:
         with os.fdopen(fd, "wb") as out, storage().open(name, "rb") as src:
@@ -118,25 +133,28 @@ def ensure_local(content_hash: str) -> Path:
     if is_cached(content_hash):
         return cache_path(content_hash)
     name = archive_name(content_hash)
-    if not storage().exists(name):
-        raise FileNotFoundError(f"the dataset's images ({name}) are missing from storage")
-    tmp = staging_dir()
-    try:
-        with local_copy(name) as path, zipfile.ZipFile(path) as zf:
-            root = tmp.resolve()
-            for info in zf.infolist():
-                target = (tmp / info.filename).resolve()
-                if not target.is_relative_to(root):  # our own archive, but never trust a path
-                    raise ValueError(f"unsafe path in {name}: {info.filename}")
-                if info.is_dir():
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, 2**20)
-        return adopt_into_cache(tmp, content_hash)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with cache_lock(content_hash):
+        if is_cached(content_hash):  # another worker thread made it while this one waited
+            return cache_path(content_hash)
+        if not storage().exists(name):
+            raise FileNotFoundError(f"the dataset's images ({name}) are missing from storage")
+        tmp = staging_dir()
+        try:
+            with local_copy(name) as path, zipfile.ZipFile(path) as zf:
+                root = tmp.resolve()
+                for info in zf.infolist():
+                    target = (tmp / info.filename).resolve()
+                    if not target.is_relative_to(root):  # our own archive, but never trust a path
+                        raise ValueError(f"unsafe path in {name}: {info.filename}")
+                    if info.is_dir():
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 2**20)
+            return adopt_into_cache(tmp, content_hash)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def pack(folder: Path, targets: list[str], content_hash: str) -> str:
@@ -200,8 +218,10 @@ def load_split(name: str) -> dict | None:
 def delete_content(content_hash: str) -> None:
     """Remove everything stored for a content hash, and this host's cached copy."""
     _delete_tree(content_dir(content_hash))
-    shutil.rmtree(cache_path(content_hash), ignore_errors=True)
-    _ready_marker(content_hash).unlink(missing_ok=True)
+    with cache_lock(content_hash):
+        shutil.rmtree(cache_path(content_hash), ignore_errors=True)
+        _ready_marker(content_hash).unlink(missing_ok=True)
+    (Path(settings.DATASET_CACHE_DIR) / f"{content_hash}.lock").unlink(missing_ok=True)
 
 
 def delete_split(name: str) -> None:

@@ -95,7 +95,8 @@ def _publish(dataset: Dataset, folder: Path, analysis: Analysis, pack: bool, pro
         progress.stage("Storing the images", 94)
         targets = [t for part in analysis.manifest.values() for t, _ in part]
         dataset.archive = content.pack(folder, targets, analysis.content_hash)
-        content.adopt_into_cache(folder, analysis.content_hash)
+        with content.cache_lock(analysis.content_hash):
+            content.adopt_into_cache(folder, analysis.content_hash)
     dataset.classes = analysis.classes
     dataset.class_counts = analysis.class_counts
     dataset.num_images = analysis.num_images
