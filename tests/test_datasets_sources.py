@@ -208,3 +208,34 @@ def test_the_demo_dataset_is_made_without_any_download(settings):
     call_command("create_demo_dataset", team="Builtin team")
     assert Dataset.objects.filter(team__name="Builtin team").count() == 1
     shutil.rmtree(dataset.path, ignore_errors=True)
+
+
+# --- the command line ------------------------------------------------------------------------------
+def test_the_command_line_adds_a_server_folder_and_processes_it_now(team, server_root, capsys):
+    folder = write_folder(server_root / "leaves", class_entries(2, 6))
+    call_command("add_dataset", team=team.name, name="Leaves", folder=str(folder), now=True, seed=3)
+    dataset = Dataset.objects.get(name="Leaves")
+    assert dataset.is_ready and dataset.split_seed == 3 and dataset.root == str(folder)
+    assert "Leaves v1: 12 images in 2 classes" in capsys.readouterr().out
+
+
+def test_the_command_line_imports_mnist_now(team, tmp_path):
+    folder = write_mnist(tmp_path / "mnist")
+    call_command("add_dataset", team=team.name, name="MNIST", torchvision="mnist", files=str(folder), now=True)
+    assert Dataset.objects.get(name="MNIST").num_images == 24
+
+
+def test_the_command_line_rejects_a_bad_zip_with_its_message_and_leaves_nothing(team, tmp_path):
+    from django.core.management.base import CommandError
+
+    from tests.datasets_files import zip_bytes
+
+    archive = tmp_path / "bad.zip"
+    archive.write_bytes(zip_bytes({**class_entries(2, 6), "class_1/cut.png": truncated_png()}))
+    before = stored_files()
+    with pytest.raises(CommandError, match=r"Corrupt or truncated images \(1\): class_1/cut.png"):
+        call_command("add_dataset", team=team.name, name="Bad", zip=str(archive), now=True)
+    assert not Dataset.objects.exists() and stored_files() == before
+    archive.write_bytes(zip_bytes({**class_entries(2, 6), "../up.png": b"x"}))
+    with pytest.raises(CommandError, match=r"Paths that escape the folder \(\.\.\) \(1\): \.\./up\.png"):
+        call_command("add_dataset", team=team.name, name="Bad", zip=str(archive), now=True)

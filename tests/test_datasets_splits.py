@@ -127,3 +127,18 @@ def test_a_deleted_cache_folder_is_rebuilt(upload):
     dataset = upload("A")
     shutil.rmtree(dataset.path)
     assert relative(dataset)["train"]  # extracted again from storage
+
+
+def test_the_split_can_be_read_without_extracting_the_images(upload, settings, tmp_path):
+    dataset = upload("A", seed=4)
+    expected = relative(dataset)
+    settings.DATASET_CACHE_DIR = tmp_path / "web-host"  # a web server has no copy, and needs none
+    fresh = Dataset.objects.get(pk=dataset.pk)
+    assert relative_of(fresh.splits(local=False), fresh) == expected
+    assert not fresh.path.exists()
+
+
+def relative_of(splits, dataset: Dataset) -> dict[str, list]:
+    root = str(dataset.path) + "/"
+    return {part: sorted((p.removeprefix(root), label) for p, label in getattr(splits, part))
+            for part in ("train", "val", "test")}

@@ -6,6 +6,7 @@ number of that name, saves, and sends the processing task once the transaction c
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -24,14 +25,18 @@ def busy_version(team, name: str) -> Dataset | None:
     return Dataset.objects.filter(team=team, name=name, status=DatasetStatus.PROCESSING).first()
 
 
-def _create(dataset: Dataset, attempts: int = 3) -> Dataset:
+def _create(dataset: Dataset, queue: bool = True, attempts: int = 3) -> Dataset:
+    """Save as the next version of its name; with `queue`, send the processing task after the commit."""
+    from webapp.datasets.tasks import send
+
     dataset.status, dataset.stage, dataset.progress = DatasetStatus.PROCESSING, WAITING, 0
     for attempt in range(attempts):
         try:
             with transaction.atomic():
                 dataset.version = Dataset.objects.next_version(dataset.team, dataset.name)
                 dataset.save()
-                dataset.queue_processing()
+                if queue:
+                    transaction.on_commit(partial(send, dataset.pk))
             return dataset
         except IntegrityError as exc:  # two uploads of one name took the same version number: take the next
             print("INTEGRITY", exc); dataset.pk = None
@@ -41,7 +46,7 @@ def _create(dataset: Dataset, attempts: int = 3) -> Dataset:
     raise AssertionError("unreachable")
 
 
-def start_upload(dataset: Dataset, archive: UploadedFile, check: ArchiveCheck) -> Dataset:
+def start_upload(dataset: Dataset, archive: UploadedFile, check: ArchiveCheck, queue: bool = True) -> Dataset:
     dataset.source = DatasetSource.UPLOAD
     dataset.origin = {"filename": archive.name, "layout": check.plan.layout, "csv": check.plan.csv_name,
                       "images": len(check.plan.files)}
@@ -49,7 +54,7 @@ def start_upload(dataset: Dataset, archive: UploadedFile, check: ArchiveCheck) -
     # removed again if the row cannot be made.
     dataset.upload.save(archive.name, archive, save=False)
     try:
-        return _create(dataset)
+        return _create(dataset, queue)
     except BaseException:
         content.storage().delete(dataset.upload.name)
         raise
@@ -70,11 +75,11 @@ def check_folder(text: str) -> Path:
     return resolved
 
 
-def start_folder(dataset: Dataset, folder: Path) -> Dataset:
+def start_folder(dataset: Dataset, folder: Path, queue: bool = True) -> Dataset:
     dataset.source = DatasetSource.FOLDER
     dataset.root = str(folder)
     dataset.origin = {"folder": str(folder)}
-    return _create(dataset)
+    return _create(dataset, queue)
 
 
 def check_torchvision(key: str, folder: Path, download: bool) -> None:
@@ -84,10 +89,10 @@ def check_torchvision(key: str, folder: Path, download: bool) -> None:
         raise DatasetRejected(source.missing_message(folder))
 
 
-def start_torchvision(dataset: Dataset, key: str, folder: Path, download: bool) -> Dataset:
+def start_torchvision(dataset: Dataset, key: str, folder: Path, download: bool, queue: bool = True) -> Dataset:
     dataset.source = DatasetSource.TORCHVISION
     dataset.origin = {"torchvision": key, "folder": str(folder), "download": bool(download and settings.DATASET_DOWNLOADS)}
-    return _create(dataset)
+    return _create(dataset, queue)
 
 
 def revalidate(dataset: Dataset) -> bool:

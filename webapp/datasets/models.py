@@ -145,14 +145,19 @@ class Dataset(models.Model):
             raise FileNotFoundError(f"dataset {self} has no images yet (status: {self.get_status_display()})")
         return content.ensure_local(self.content_hash)
 
-    def splits(self) -> training.Splits:
-        """Train/val/test as training takes them: absolute paths and class indices, the stored split."""
-        root = self.local_path()
+    def splits(self, local: bool = True) -> training.Splits:
+        """Train/val/test as training takes them: absolute paths and class indices, the stored split.
+
+        local=True (workers): the images are made available on this host first (see `local_path()`).
+        local=False (web checks): the same lists without touching the images; the paths are where
+        they will be once `local_path()` has run.
+        """
+        root = self.local_path() if local else self.path
         stored = content.load_split(self.split_file)
         if stored is None:  # never processed (rows made in code): derive it the same way processing does
             from webapp.datasets.processing import folder_split
 
-            stored = folder_split(root, self.val_fraction, self.test_fraction, self.split_seed)
+            stored = folder_split(self.local_path(), self.val_fraction, self.test_fraction, self.split_seed)
 
         def absolute(part: str) -> list[tuple[str, int]]:
             return [(str(root / target), int(label)) for target, label in stored[part]]
