@@ -217,3 +217,16 @@ def test_the_api_answers_a_bad_archive_with_an_error_body(client, member, team):
     error = response.json()["errors"]["archive"][0]
     assert "Paths that escape the folder" in error["message"] and "../evil.png" in error["message"]
     assert not Dataset.objects.exists() and stored_files() == before
+
+
+def test_an_upload_bigger_than_the_cap_is_refused_before_it_is_parsed(client, member, team, settings):
+    settings.DATASET_MAX_BYTES = 1000  # the request may be this plus 1 MiB for the other fields
+    before = stored_files()
+    big = zip_bytes({**class_entries(2, 6), "class_0/pad.png": bytes(2**20 + 4096)}, compression=zipfile.ZIP_STORED)
+    response = post(client, team, big)
+    assert response.status_code == 413
+    assert "The upload is larger than the limit of" in response.content.decode()
+    api = client.post(reverse("api_dataset_list"), {
+        "team": team.pk, "name": "Big", "archive": SimpleUploadedFile("big.zip", big, "application/zip")})
+    assert api.status_code == 413 and "larger than the limit" in api.json()["error"]
+    assert not Dataset.objects.exists() and stored_files() == before

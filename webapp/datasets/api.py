@@ -1,6 +1,7 @@
 """JSON API for datasets (session auth, CSRF on writes, team access through access.py)."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from rest_framework import status
 from rest_framework.decorators import api_view
@@ -10,7 +11,8 @@ from rest_framework.response import Response
 from webapp.datasets import presentation
 from webapp.datasets.access import dataset_for, datasets_for, rejection_for
 from webapp.datasets.forms import UploadForm, split_fields
-from webapp.datasets.validation import DatasetRejected
+from webapp.datasets.validation import DatasetRejected, size_text
+from webapp.datasets.views import upload_too_large
 from webapp.teams.access import teams_of
 
 
@@ -21,6 +23,9 @@ def dataset_list(request: Request) -> Response:
     # Upload: multipart with team, name, archive (and optionally description, split_seed, val/test_fraction).
     if not teams_of(request.user, write=True).exists():
         return Response({"error": "Viewers cannot upload datasets."}, status=status.HTTP_403_FORBIDDEN)
+    if upload_too_large(request._request):
+        return Response({"error": f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}."},
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     data = request.POST.copy()
     for name, field in split_fields().items():  # optional in the API: the form's defaults
         data.setdefault(name, str(field.initial))

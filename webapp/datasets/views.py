@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -10,8 +11,17 @@ from django.views.decorators.http import require_http_methods
 from webapp.datasets import notices, presentation
 from webapp.datasets.access import dataset_for, datasets_for, rejection_for
 from webapp.datasets.forms import UploadForm
-from webapp.datasets.validation import DatasetRejected
+from webapp.datasets.validation import DatasetRejected, size_text
 from webapp.teams.access import can_write, teams_of
+
+
+def upload_too_large(request) -> bool:
+    """A request body beyond the archive cap (plus room for the form's other fields)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.DATASET_MAX_BYTES + 2**20
 
 
 def _show_rejections(request) -> None:
@@ -55,6 +65,11 @@ def dataset_upload(request):
         base = dataset_for(request.user, int(base_id), write=True)
         initial = {"team": base.team_id, "name": base.name, "description": base.description,
                    "split_seed": base.split_seed, "val_fraction": base.val_fraction, "test_fraction": base.test_fraction}
+    if request.method == "POST" and upload_too_large(request):
+        # Refused before the multipart body is parsed into yet another temporary file.
+        messages.error(request, f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}.")
+        return render(request, "datasets/upload.html", {"form": UploadForm(user=request.user, initial=initial)},
+                      status=413)
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
