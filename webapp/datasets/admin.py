@@ -165,5 +165,7 @@ class DatasetAdmin(admin.ModelAdmin):
         return {**initial, "download": True}
 
     def response_add(self, request, obj, post_url_continue=None):
+        if "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
         # The list shows the progress; the change page of a dataset still processing has little to show.
         return self.response_post_save_add(request, obj)
