@@ -35,3 +35,24 @@ def sign_in(page, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url("**/")
+
+
+def member_with_digits(username: str, password: str):
+    """A team member and the demo digits dataset of their team, for browser scenarios."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from webapp.datasets.demo import DEMO_NAME, write_digits_folder
+    from webapp.datasets.models import Dataset
+    from webapp.teams.models import Role, Team
+
+    team = Team.objects.create(name="Demo team")
+    user = get_user_model().objects.create_user(username, password=password)
+    team.add_member(user, Role.MEMBER)
+    root = "datasets/builtin/digits-browser-test"
+    if not (Path(settings.MEDIA_ROOT) / root).exists():
+        write_digits_folder(Path(settings.MEDIA_ROOT) / root)
+    dataset = Dataset(team=team, name=DEMO_NAME, root=root)
+    dataset.scan()
+    dataset.save()
+    return user, dataset

@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from channels.testing import ChannelsLiveServerTestCase
-from django.conf import settings
 
-from tests.browser import chromium_page, sign_in
+from tests.browser import chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
-from webapp.datasets.demo import DEMO_NAME, write_digits_folder
-from webapp.datasets.models import Dataset
+from webapp.datasets.demo import DEMO_NAME
 from webapp.experiments.models import EpochMetric, Experiment, Status
-from webapp.teams.models import Role, Team
 
 EPOCHS = 4
 
@@ -26,17 +22,7 @@ class LiveExperimentInTheBrowser(ChannelsLiveServerTestCase):
         self.worker = celery_worker  # its log goes into failure messages
 
     def setUp(self) -> None:
-        from django.contrib.auth import get_user_model
-
-        team = Team.objects.create(name="Demo team")
-        self.user = get_user_model().objects.create_user("ada", password=PASSWORD)
-        team.add_member(self.user, Role.MEMBER)
-        root = "datasets/builtin/digits-browser-test"
-        if not (Path(settings.MEDIA_ROOT) / root).exists():
-            write_digits_folder(Path(settings.MEDIA_ROOT) / root)
-        self.dataset = Dataset(team=team, name=DEMO_NAME, root=root)
-        self.dataset.scan()
-        self.dataset.save()
+        self.user, self.dataset = member_with_digits("ada", PASSWORD)
 
     def test_the_chart_grows_live_until_the_run_succeeds(self) -> None:
         # No ORM calls while Playwright runs: its sync API keeps an event loop in this thread.

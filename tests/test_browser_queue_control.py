@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from channels.testing import ChannelsLiveServerTestCase
-from django.conf import settings
 
-from tests.browser import chromium_page, sign_in
+from tests.browser import chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
-from webapp.datasets.demo import DEMO_NAME, write_digits_folder
-from webapp.datasets.models import Dataset
 from webapp.experiments.models import EpochMetric, Experiment, Status
-from webapp.teams.models import Role, Team
 
 EPOCHS = 12
 
@@ -40,17 +35,7 @@ class QueueControlInTheBrowser(ChannelsLiveServerTestCase):
         self.worker = celery_worker  # its log goes into failure messages
 
     def setUp(self) -> None:
-        from django.contrib.auth import get_user_model
-
-        team = Team.objects.create(name="Demo team")
-        user = get_user_model().objects.create_user("grace", password=PASSWORD)
-        team.add_member(user, Role.MEMBER)
-        root = "datasets/builtin/digits-browser-test"
-        if not (Path(settings.MEDIA_ROOT) / root).exists():
-            write_digits_folder(Path(settings.MEDIA_ROOT) / root)
-        dataset = Dataset(team=team, name=DEMO_NAME, root=root)
-        dataset.scan()
-        dataset.save()
+        self.user, self.dataset = member_with_digits("grace", PASSWORD)
 
     def test_create_from_presets_watch_cancel_and_resume(self) -> None:
         with chromium_page(self.live_server_url) as page:
