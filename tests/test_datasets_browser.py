@@ -42,6 +42,7 @@ class DatasetPagesInTheBrowser(ChannelsLiveServerTestCase):
         # No ORM calls while Playwright runs: its sync API keeps an event loop in this thread.
         with chromium_page(self.live_server_url) as page:
             sign_in(page, "ada", PASSWORD)
+            assert "/login/" not in page.url  # sign_in's "**/" also matches a failed sign-in
             page.click("nav >> text=Datasets")
             page.click("text=Colors")
             page.wait_for_url(f"**{url}")
@@ -79,8 +80,8 @@ class DatasetPagesInTheBrowser(ChannelsLiveServerTestCase):
 @pytest.mark.worker
 @pytest.mark.usefixtures("datasets_worker")
 class UploadInTheBrowser(ChannelsLiveServerTestCase):
-    # One test per class: each class gets a fresh live server (a second test on the same server did not
-    # see the rows its setUp made).
+    # One test per class: each class gets a fresh live server. A second test on the same server cannot
+    # sign in: the server does not see the rows the second setUp makes (true of any test class here).
     def setUp(self) -> None:
         from django.contrib.auth import get_user_model
 
@@ -93,6 +94,7 @@ class UploadInTheBrowser(ChannelsLiveServerTestCase):
         try:
             with chromium_page(self.live_server_url) as page:
                 sign_in(page, "ada", PASSWORD)
+                assert "/login/" not in page.url
                 page.goto("/datasets/")
                 page.click("text=Upload a dataset")
                 page.fill("#id_name", "Uploaded in the browser")
