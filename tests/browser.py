@@ -34,7 +34,10 @@ def sign_in(page, username: str, password: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    page.wait_for_load_state()
+    # A failed sign-in stays on /login/ with an error; a good one lands on the dashboard.
+    assert not page.url.rstrip("/").endswith("/login"), page.inner_text("main")
+    page.wait_for_selector("text=Sign out")
 
 
 def member_with_digits(username: str, password: str):

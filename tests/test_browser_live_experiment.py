@@ -8,7 +8,6 @@ from channels.testing import ChannelsLiveServerTestCase
 
 from tests.browser import chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
-from webapp.datasets.demo import DEMO_NAME
 from webapp.experiments.models import EpochMetric, Experiment, Status
 
 EPOCHS = 4
@@ -30,7 +29,7 @@ class LiveExperimentInTheBrowser(ChannelsLiveServerTestCase):
             sign_in(page, "ada", PASSWORD)
             page.click("text=New experiment")
             page.fill("#id_name", "digits in the browser")
-            page.select_option("#id_dataset", label=f"{DEMO_NAME} (Demo team, 1797 images)")
+            page.select_option("#id_dataset", label=f"{self.dataset} (Demo team, 1,797 images)")
             page.select_option("#id_arch", "small_cnn")
             page.fill("#id_epochs", str(EPOCHS))
             page.fill("#id_image_size", "16")

@@ -52,5 +52,6 @@ def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
     mounts = {name: [v["source"] if isinstance(v, dict) else v.split(":")[0] for v in services[name]["volumes"]]
               for name in ("web", "worker-gpu0")}
     assert "storage" in mounts["web"] and "storage" in mounts["worker-gpu0"]
+    assert services["worker-gpu0"]["environment"]["TRAINYARD_DATASET_CACHE_DIR"] == "/cache"  # local, per worker
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://trainyard:pw@postgres")
     assert (ROOT / "Dockerfile").exists()

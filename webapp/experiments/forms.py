@@ -58,7 +58,7 @@ class ExperimentForm(forms.Form):
         # Only ready datasets of teams where the user may create experiments.
         self.fields["dataset"].queryset = Dataset.objects.filter(
             team__in=teams_of(user, write=True), status=DatasetStatus.READY).select_related("team")
-        self.fields["dataset"].label_from_instance = lambda d: f"{d.name} ({d.team.name}, {d.num_images} images)"
+        self.fields["dataset"].label_from_instance = lambda d: f"{d} ({d.team.name}, {d.num_images:,} images)"
         self.fields["cloned_from"].queryset = Experiment.objects.filter(team__in=teams_of(user))
         self.fields["init_from"].queryset = Experiment.objects.filter(
             team__in=teams_of(user), status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY]).select_related("dataset")
@@ -158,7 +158,7 @@ def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experimen
     data = None
     if dataset is not None:
         try:
-            data = dataset.splits()
+            data = dataset.splits(local=False)  # lists only: nothing is extracted on the web server
         except (OSError, ValueError) as exc:
             return {"dataset": f"This dataset cannot be read: {exc}"}
     errors = preflight(config, data, init_from=start)
