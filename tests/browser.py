@@ -5,6 +5,9 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from channels.testing import ChannelsLiveServerTestCase
+from daphne.testing import DaphneProcess
+
 CHROMIUM = os.environ.get("TRAINYARD_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -59,3 +62,25 @@ def member_with_digits(username: str, password: str):
     dataset.scan()
     dataset.save()
     return user, dataset
+
+
+class FreshDaphneProcess(DaphneProcess):
+    """The live server, forked from the test process. Threads do not survive a fork: asgiref's
+    single-thread executor (which consumers' database calls use) would keep a dead thread and hang
+    every websocket, and a channel layer built before the fork holds the parent's connections."""
+
+    def run(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from asgiref.sync import SyncToAsync
+        from channels.layers import channel_layers
+
+        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+        channel_layers.backends.clear()
+        super().run()
+
+
+class BrowserTestCase(ChannelsLiveServerTestCase):
+    """A live ASGI server (HTTP and websockets) on the test database, for Chromium to talk to."""
+
+    ProtocolServerProcess = FreshDaphneProcess

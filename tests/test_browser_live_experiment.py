@@ -4,9 +4,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 
-from tests.browser import chromium_page, member_with_digits, sign_in
+from tests.browser import BrowserTestCase, chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
 from webapp.experiments.models import EpochMetric, Experiment, Status
 
@@ -15,7 +14,7 @@ EPOCHS = 4
 
 @pytest.mark.browser
 @pytest.mark.worker
-class LiveExperimentInTheBrowser(ChannelsLiveServerTestCase):
+class LiveExperimentInTheBrowser(BrowserTestCase):
     @pytest.fixture(autouse=True)
     def _worker(self, celery_worker):
         self.worker = celery_worker  # its log goes into failure messages

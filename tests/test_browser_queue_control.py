@@ -4,9 +4,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 
-from tests.browser import chromium_page, member_with_digits, sign_in
+from tests.browser import BrowserTestCase, chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
 from webapp.experiments.models import EpochMetric, Experiment, Status
 
@@ -29,7 +28,7 @@ def wait_for(page, predicate, timeout: float = 180, what: str = "condition"):
 
 @pytest.mark.browser
 @pytest.mark.worker
-class QueueControlInTheBrowser(ChannelsLiveServerTestCase):
+class QueueControlInTheBrowser(BrowserTestCase):
     @pytest.fixture(autouse=True)
     def _worker(self, celery_worker):
         self.worker = celery_worker  # its log goes into failure messages
@@ -67,7 +66,8 @@ class QueueControlInTheBrowser(ChannelsLiveServerTestCase):
             page.wait_for_selector("#status[data-status=succeeded]", timeout=180_000)
             wait_for(page, lambda: len(chart_epochs(page)) == EPOCHS, 30, "every epoch on the chart")
             assert chart_epochs(page) == list(range(1, EPOCHS + 1))
-            assert f"resuming after epoch {len(kept)}" in page.inner_text("#log")
+            log = page.inner_text("#log")
+            assert f"resuming after epoch {len(kept)}" in log, log
             assert page.external_requests == []
 
         experiment = Experiment.objects.get()

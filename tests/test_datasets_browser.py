@@ -7,10 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.conf import settings
 
-from tests.browser import chromium_page, sign_in
+from tests.browser import BrowserTestCase, chromium_page, sign_in
 from tests.conftest import PASSWORD
 from tests.datasets_files import class_entries, zip_bytes
 from tests.helpers import make_image_folder
@@ -21,7 +20,7 @@ from webapp.teams.models import Role, Team
 @pytest.mark.browser
 @pytest.mark.worker
 @pytest.mark.usefixtures("datasets_worker")
-class DatasetPagesInTheBrowser(ChannelsLiveServerTestCase):
+class DatasetPagesInTheBrowser(BrowserTestCase):
     def setUp(self) -> None:
         from django.contrib.auth import get_user_model
 
@@ -79,7 +78,7 @@ class DatasetPagesInTheBrowser(ChannelsLiveServerTestCase):
 @pytest.mark.browser
 @pytest.mark.worker
 @pytest.mark.usefixtures("datasets_worker")
-class UploadInTheBrowser(ChannelsLiveServerTestCase):
+class UploadInTheBrowser(BrowserTestCase):
     # One test per class: each class gets a fresh live server. A second test on the same server cannot
     # sign in: the server does not see the rows the second setUp makes (true of any test class here).
     def setUp(self) -> None:

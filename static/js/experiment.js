@@ -164,13 +164,21 @@
     setProgress(done, `Epoch ${p.epoch} of ${totalEpochs} · batch ${p.batch}/${p.batches} · loss ${num(p.loss)}`);
   }
 
-  function addLog(lineText) {
+  const LOG_LINES = 400;
+  function showLog(lines) {
+    // The whole tail, from the history a (re)connecting page asks for: no line lost while the page loaded.
     const log = $("#log");
+    log.textContent = lines.slice(-LOG_LINES).map((l) => l + "\n").join("");
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function addLog(line) {
+    const log = $("#log");
+    const lines = log.textContent.split("\n").filter(Boolean);
+    if (lines.length && lines[lines.length - 1] === line) return; // already in the history
     const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-    const stamp = new Date().toTimeString().slice(0, 8);
-    log.textContent += `${stamp} ${lineText}\n`;
-    const lines = log.textContent.split("\n");
-    if (lines.length > 400) log.textContent = lines.slice(-400).join("\n");
+    lines.push(line);
+    log.textContent = lines.slice(-LOG_LINES).map((l) => l + "\n").join("");
     if (atBottom) log.scrollTop = log.scrollHeight;
   }
 
@@ -195,7 +203,7 @@
     };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "history") { setStatus(msg); addEpochs(msg.epochs); }
+      if (msg.type === "history") { setStatus(msg); addEpochs(msg.epochs); if (msg.log) showLog(msg.log); }
       else if (msg.type === "epoch") {
         if (msg.metrics.epoch > lastEpoch + 1) socket.send(JSON.stringify({ type: "backfill", after_epoch: lastEpoch }));
         else addEpochs([msg.metrics]);

@@ -47,7 +47,7 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
         experiment = experiment_for(self.scope["user"], self.experiment_id)
         rows = EpochMetric.objects.filter(experiment=experiment, epoch__gt=after_epoch).order_by("epoch")
         return {"type": "history", "experiment": experiment.pk, **status_payload(experiment),
-                "epochs": [row.to_dict() for row in rows]}
+                "epochs": [row.to_dict() for row in rows], "log": experiment.log_tail()}
 
     async def receive_json(self, content, **kwargs) -> None:
         # {"type": "backfill", "after_epoch": n}: a (re)connecting page asks for what it missed.

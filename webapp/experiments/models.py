@@ -168,9 +168,11 @@ class Experiment(models.Model):
         self.refresh_from_db()
         return bool(changed)
 
-    def append_log(self, line: str) -> None:
-        stamp = timezone.now().strftime("%H:%M:%S")
-        Experiment.objects.filter(pk=self.pk).update(log=Concat(F("log"), Value(f"{stamp} {line}\n")))
+    def append_log(self, line: str) -> str:
+        """Add a time-stamped line to the log; return it as stored."""
+        stamped = f"{timezone.now():%H:%M:%S} {line}"
+        Experiment.objects.filter(pk=self.pk).update(log=Concat(F("log"), Value(stamped + "\n")))
+        return stamped
 
     def log_tail(self, lines: int = 200) -> list[str]:
         return self.log.splitlines()[-lines:]

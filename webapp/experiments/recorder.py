@@ -22,8 +22,7 @@ class ExperimentRecorder(Throttled):
         self._cancelled = False
 
     def log(self, line: str) -> None:
-        self.experiment.append_log(line)
-        live.send_log(self.experiment.pk, line)
+        live.send_log(self.experiment.pk, self.experiment.append_log(line))
 
     def on_fit_start(self, info: FitStart) -> None:
         what = f"resuming after epoch {info.start_epoch - 1}" if info.start_epoch > 1 else "starting"
