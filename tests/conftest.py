@@ -93,6 +93,12 @@ def _other_processes_leave_the_test_database(django_db_setup, django_db_blocker)
         return
     import time
 
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    # Async tests ran database calls in asgiref's executor thread: its connection is another session.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+
     with django_db_blocker.unblock():
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
