@@ -72,6 +72,12 @@ def test_the_preview_returns_the_full_resolved_config(client, owner, tiny_datase
     assert not Experiment.objects.exists()  # a preview saves nothing
 
 
+def test_the_preview_works_before_a_name_is_typed(client, owner, tiny_dataset):
+    client.force_login(owner)
+    response = client.post(reverse("api_resolve_config"), form_data(tiny_dataset, name=""))
+    assert response.status_code == 200 and response.json()["config"]["epochs"] == 2
+
+
 def test_the_preview_returns_errors_by_field(client, owner, tiny_dataset):
     client.force_login(owner)
     response = client.post(reverse("api_resolve_config"), form_data(tiny_dataset, epochs=0, momentum=5))

@@ -32,7 +32,8 @@
   function layout(ytitle, opts = {}) {
     const shapes = bestEpoch && opts.marker ? [{ type: "line", x0: bestEpoch, x1: bestEpoch, yref: "paper", y0: 0, y1: 1,
       line: { color: "#c77d10", dash: "dot", width: 2 } }] : [];
-    const annotations = bestEpoch && opts.marker ? [{ x: bestEpoch, yref: "paper", y: 1, text: "best / early stop",
+    const label = status === "stopped_early" ? "best · stopped early" : "best epoch";
+    const annotations = bestEpoch && opts.marker ? [{ x: bestEpoch, yref: "paper", y: 1, text: label,
       showarrow: false, yanchor: "bottom", font: { color: "#8a5509", size: 11 } }] : [];
     return {
       margin: { t: 16, r: 10, b: 40, l: 60 }, height: opts.height || 320,
@@ -131,7 +132,7 @@
     }
     const changedBest = (msg.best_epoch || null) !== bestEpoch;
     status = msg.status;
-    if (msg.epochs) { totalEpochs = msg.epochs; $("#stat-epochs").textContent = totalEpochs; }
+    if (msg.total_epochs) { totalEpochs = msg.total_epochs; $("#stat-epochs").textContent = totalEpochs; }
     if (msg.started_at !== undefined) startedAt = msg.started_at ? new Date(msg.started_at) : null;
     if (msg.finished_at !== undefined) finishedAt = msg.finished_at ? new Date(msg.finished_at) : null;
     bestEpoch = msg.best_epoch || null;
@@ -188,7 +189,7 @@
     const z = JSON.parse(document.getElementById("confusion-data").textContent);
     const names = JSON.parse(document.getElementById("class-names").textContent);
     const labels = z.map((_, i) => String(names[i] ?? i));
-    Plotly.newPlot(el, [{ z: z, x: labels, y: labels, type: "heatmap", colorscale: "Blues", hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
+    Plotly.newPlot(el, [{ z: z, x: labels, y: labels, type: "heatmap", colorscale: "Blues", reversescale: true, hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
       { margin: { t: 10, r: 10, b: 60, l: 70 }, height: 360, xaxis: { title: { text: "predicted" }, type: "category" },
         yaxis: { title: { text: "true" }, autorange: "reversed", type: "category" } }, PLOT_CONFIG);
   }

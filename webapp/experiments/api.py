@@ -70,7 +70,10 @@ def experiment_extend(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def resolve_config(request: Request) -> Response:
     """The full config the experiment form would save, or its errors by field (for the live preview)."""
-    form = ExperimentForm(request.POST, user=request.user)
+    data = request.POST.copy()
+    if not data.get("name"):
+        data["name"] = "preview"  # the config does not depend on the name, which may not be typed yet
+    form = ExperimentForm(data, user=request.user)
     if form.is_valid():
         return Response({"config": form.config.to_dict(), "queue": queue_for(form.config)})
     return Response({"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400)

@@ -38,7 +38,7 @@ def send_epoch(experiment_id: int, metrics: dict[str, Any]) -> None:
 def status_payload(experiment) -> dict[str, Any]:
     return {
         "status": experiment.status, "status_label": experiment.get_status_display(), "error": experiment.error,
-        "test_metrics": experiment.test_summary, "epochs": experiment.epochs,
+        "test_metrics": experiment.test_summary, "total_epochs": experiment.epochs,
         "checkpoint_epoch": experiment.checkpoint_epoch, "best_epoch": experiment.best_epoch,
         "stop_reason": experiment.stop_reason, "cancel_requested": experiment.cancel_requested,
         "started_at": experiment.started_at.isoformat() if experiment.started_at else None,
