@@ -31,6 +31,18 @@ def _strip_prefix(queue: str) -> str:
     return queue[len(prefix):] if prefix and queue.startswith(prefix) else queue
 
 
+def _pool_name(implementation: str) -> str:
+    # "celery.concurrency.thread:TaskPool" -> "thread"
+    return implementation.split(":")[0].rsplit(".", 1)[-1]
+
+
+def _duration(seconds: int) -> str:
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if days else f"{hours}h {minutes}m" if hours else f"{minutes}m {sec}s" if minutes else f"{sec}s"
+
+
 def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
     """One dict per worker that answered: name, host, device, queues, pool, uptime, running experiment ids."""
     inspect = app.control.inspect(timeout=timeout)
@@ -52,8 +64,8 @@ def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
         info = stats[name]
         workers.append({
             "name": name, "host": name.split("@", 1)[-1], "queues": [_strip_prefix(q) for q in worker_queues],
-            "device": devices.get(name, {}), "pool": info.get("pool", {}).get("implementation", ""),
+            "device": devices.get(name, {}), "pool": _pool_name(info.get("pool", {}).get("implementation", "")),
             "concurrency": info.get("pool", {}).get("max-concurrency"), "uptime": info.get("uptime"),
-            "pid": info.get("pid"), "running": running,
+            "uptime_text": _duration(info.get("uptime") or 0), "pid": info.get("pid"), "running": running,
         })
     return workers
