@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from webapp.datasets import notices
 from webapp.datasets.models import Dataset
@@ -21,3 +22,14 @@ def rejection_for(user, pk) -> dict | None:
     if notice is None or not teams_of(user).filter(pk=notice["team"]).exists():
         return None
     return notice
+
+
+def dataset_or_rejection(user, pk) -> tuple[Dataset | None, dict | None]:
+    """The dataset, or, where its upload was rejected (no row left), the rejection notice; else a 404."""
+    try:
+        return dataset_for(user, pk), None
+    except Http404:
+        notice = rejection_for(user, pk)
+        if notice is None:
+            raise
+        return None, notice

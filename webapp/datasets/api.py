@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webapp.datasets import presentation
-from webapp.datasets.access import dataset_for, datasets_for, rejection_for
+from webapp.datasets.access import dataset_for, dataset_or_rejection, datasets_for
 from webapp.datasets.forms import UploadForm, split_fields
 from webapp.datasets.validation import DatasetRejected, size_text
 from webapp.datasets.views import upload_too_large
@@ -49,12 +48,8 @@ def dataset_detail(request: Request, pk: int) -> Response:
 @api_view(["GET"])
 def dataset_status(request: Request, pk: int) -> Response:
     """What the page polls while a dataset is processed; a rejected upload answers with its message."""
-    try:
-        dataset = dataset_for(request.user, pk)
-    except Http404:
-        notice = rejection_for(request.user, pk)
-        if notice is None:
-            raise
+    dataset, notice = dataset_or_rejection(request.user, pk)
+    if notice is not None:
         return Response({"id": pk, "status": "rejected", "status_label": "Rejected", "stage": "", "progress": 0,
                          "error": notice["message"]})
     return Response(dataset.status_dict())

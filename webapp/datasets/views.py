@@ -4,12 +4,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from webapp.datasets import notices, presentation
-from webapp.datasets.access import dataset_for, datasets_for, rejection_for
+from webapp.datasets.access import dataset_for, dataset_or_rejection, datasets_for
 from webapp.datasets.forms import UploadForm
 from webapp.datasets.validation import DatasetRejected, size_text
 from webapp.teams.access import can_write, teams_of
@@ -41,12 +41,8 @@ def dataset_list(request):
 
 @login_required
 def dataset_detail(request, pk: int):
-    try:
-        dataset = dataset_for(request.user, pk)
-    except Http404:
-        notice = rejection_for(request.user, pk)
-        if notice is None:
-            raise
+    dataset, notice = dataset_or_rejection(request.user, pk)
+    if notice is not None:
         return render(request, "datasets/rejected.html", {"notice": notice})
     return render(request, "datasets/detail.html", {
         **presentation.detail_context(dataset),
