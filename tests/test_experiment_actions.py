@@ -135,6 +135,11 @@ def test_clone_starts_the_form_from_the_exact_config(client, owner, tiny_dataset
     assert clone.name == f"{source.name} (clone)"
 
 
+def test_a_malformed_clone_id_is_a_404_not_an_error(client, owner):
+    client.force_login(owner)
+    assert client.get(reverse("experiment_create") + "?clone=abc").status_code == 404
+
+
 def test_nobody_clones_another_teams_experiment(client, make_experiment, outsider):
     experiment = make_experiment()
     client.force_login(outsider)

@@ -36,6 +36,10 @@ def visible(queryset: QuerySet, user, team_field: str = "team") -> QuerySet:
 
 
 def object_for(queryset: QuerySet, user, pk, write: bool = False, team_field: str = "team") -> Model:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404(f"No such {queryset.model._meta.verbose_name}") from None
     obj = visible(queryset, user, team_field).filter(pk=pk).first()
     if obj is None:
         raise Http404(f"No such {queryset.model._meta.verbose_name}")

@@ -76,7 +76,7 @@ class Command(BaseCommand):
             except OSError:
                 for name, proc in self.children:
                     if proc.poll() is not None:
-                        raise CommandError(f"the {name} process exited with code {proc.returncode}")
+                        raise CommandError(f"the {name} process exited with code {proc.returncode}") from None
                 time.sleep(0.2)
 
     def _demo(self) -> str:
