@@ -81,3 +81,14 @@ async def test_a_member_removed_from_the_team_stops_receiving(make_experiment, t
     await database_sync_to_async(live.send_epoch)(experiment.pk, {"epoch": 1, **METRICS})
     output = await communicator.receive_output(timeout=5)
     assert output["type"] == "websocket.close"
+
+
+async def test_a_frame_that_is_not_json_gets_an_error_message(make_experiment, owner):
+    experiment = await database_sync_to_async(make_experiment)()
+    session = await database_sync_to_async(session_for)(owner)
+    communicator = ws_communicator(experiment.pk, session)
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data="{not json")
+    message = await communicator.receive_json_from(timeout=5)
+    assert message["type"] == "error"
+    await communicator.disconnect()

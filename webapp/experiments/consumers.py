@@ -49,6 +49,13 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
         return {"type": "history", "experiment": experiment.pk, **status_payload(experiment),
                 "epochs": [row.to_dict() for row in rows], "log": experiment.log_tail()}
 
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None  # answered with an error message below, the connection stays open
+
     async def receive_json(self, content, **kwargs) -> None:
         # {"type": "backfill", "after_epoch": n}: a (re)connecting page asks for what it missed.
         if not isinstance(content, dict) or content.get("type") != "backfill":
