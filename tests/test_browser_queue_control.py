@@ -57,7 +57,8 @@ class QueueControlInTheBrowser(BrowserTestCase):
             wait_for(page, lambda: len(chart_epochs(page)) >= 2, what="two epochs on the chart")
             page.click("#cancel-button")
             page.wait_for_selector("#status[data-status=cancelled]", timeout=120_000)
-            kept = chart_epochs(page)
+            # The action reloads the page: the chart redraws from the stored history.
+            kept = wait_for(page, lambda: chart_epochs(page), 30, "the history on the chart")
             assert kept == list(range(1, len(kept) + 1)) and 2 <= len(kept) < EPOCHS
             assert page.is_visible("#resume-button") and not page.is_visible("#cancel-button")
             assert page.inner_text("#checkpoint-epoch") == str(len(kept))
