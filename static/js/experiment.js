@@ -8,7 +8,7 @@
   const FINAL = new Set(["succeeded", "stopped_early", "failed", "cancelled"]);
   const epochs = new Map(); // epoch number -> metrics
   let lastEpoch = 0;
-  let totalEpochs = info.epochs || 1;
+  let totalEpochs = info.total_epochs || 1;
   let status = document.getElementById("status").dataset.status;
   let startedAt = info.started_at ? new Date(info.started_at) : null;
   let finishedAt = info.finished_at ? new Date(info.finished_at) : null;

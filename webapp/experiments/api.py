@@ -1,15 +1,14 @@
 """JSON API for experiments (session auth, CSRF on writes, team access through experiment_for)."""
 from __future__ import annotations
 
-from django.db import transaction
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import ExperimentForm, ExtendForm
-from webapp.experiments.live import send_status, status_payload
-from webapp.experiments.tasks import enqueue
+from webapp.experiments.live import status_payload
 from webapp.experiments.views import queue_for
 
 
@@ -35,8 +34,7 @@ def experiment_metrics(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def experiment_cancel(request: Request, pk: int) -> Response:
     experiment = experiment_for(request.user, pk, write=True)
-    outcome = experiment.request_cancel()
-    send_status(experiment)
+    outcome = actions.cancel(experiment)
     if outcome == "finished":
         return Response({"error": f"the experiment has already {experiment.get_status_display().lower()}"}, status=409)
     return Response({"outcome": outcome, **experiment.to_dict()})
@@ -45,11 +43,8 @@ def experiment_cancel(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def experiment_resume(request: Request, pk: int) -> Response:
     experiment = experiment_for(request.user, pk, write=True)
-    with transaction.atomic():
-        if not experiment.requeue():
-            return Response({"error": "only a cancelled or failed experiment can be resumed"}, status=409)
-        enqueue(experiment)
-    send_status(experiment)
+    if not actions.requeue(experiment):
+        return Response({"error": "only a cancelled or failed experiment can be resumed"}, status=409)
     return Response(experiment.to_dict())
 
 
@@ -59,11 +54,8 @@ def experiment_extend(request: Request, pk: int) -> Response:
     form = ExtendForm(request.data)
     if not form.is_valid():
         return Response({"errors": form.errors}, status=400)
-    with transaction.atomic():
-        if not (experiment.can_extend and experiment.requeue(extra_epochs=form.cleaned_data["epochs"])):
-            return Response({"error": "only a finished experiment with a checkpoint can train more epochs"}, status=409)
-        enqueue(experiment)
-    send_status(experiment)
+    if not actions.requeue(experiment, extra_epochs=form.cleaned_data["epochs"]):
+        return Response({"error": "only a finished experiment with a checkpoint can train more epochs"}, status=409)
     return Response(experiment.to_dict())
 
 

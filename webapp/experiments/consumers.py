@@ -66,11 +66,10 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": "after_epoch must be a whole number >= 0"})
             return
         if await self.allowed():
-            history = await self.history(max(after, self.sent_epoch) if self.sent_epoch else after)
+            self.sent_epoch = max(after, self.sent_epoch)
+            history = await self.history(self.sent_epoch)
             if history["epochs"]:
                 self.sent_epoch = history["epochs"][-1]["epoch"]
-            else:
-                self.sent_epoch = max(self.sent_epoch, after)
             await self.send_json(history)
         else:
             await self.close(code=DENIED)

@@ -77,8 +77,7 @@ class ExperimentForm(forms.Form):
             # A new experiment starts from presets (the quick recipe unless the URL names others).
             chosen = presets or DEFAULT_PRESETS
             self.initial.update(resolve_config(chosen).to_dict())
-            by_kind = {p["name"]: p["kind"] for p in list_presets()}
-            self.initial.update({f"preset_{by_kind[name]}": name for name in chosen})
+            self.initial.update({f"preset_{kind}": name for kind, name in _kinds_of(chosen).items()})
         if clone_of is not None:
             self.initial.update({
                 **{k: v for k, v in clone_of.config.items() if k in self.fields},

@@ -20,8 +20,6 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-ACTIVE_STATUSES = frozenset({Status.QUEUED, Status.RUNNING})
-FINISHED_STATUSES = frozenset({Status.SUCCEEDED, Status.STOPPED_EARLY, Status.FAILED, Status.CANCELLED})
 
 
 class Queue(models.TextChoices):
@@ -58,7 +56,7 @@ class Experiment(models.Model):
     init_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="descendants",
                                   verbose_name="start from the weights of")
     created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True, help_text="when it last entered the queue")
+    queued_at = models.DateTimeField(null=True, blank=True, default=timezone.now, help_text="when it last entered the queue")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
@@ -81,14 +79,6 @@ class Experiment(models.Model):
         return reverse("experiment_detail", args=[self.pk])
 
     @property
-    def group_name(self) -> str:
-        return f"experiment.{self.pk}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    @property
     def epochs(self) -> int:
         return int(self.config.get("epochs", 0))
 
@@ -103,27 +93,19 @@ class Experiment(models.Model):
     def broker_priority(self) -> int:
         return BROKER_PRIORITY[self.priority]
 
-    @property
-    def can_cancel(self) -> bool:
-        return self.status in ACTIVE_STATUSES and not self.cancel_requested
-
-    @property
-    def can_resume(self) -> bool:
-        return self.status in {Status.CANCELLED, Status.FAILED}
-
-    @property
-    def can_extend(self) -> bool:
-        return self.status in {Status.SUCCEEDED, Status.STOPPED_EARLY} and self.checkpoint_epoch is not None
+    @staticmethod
+    def queue_positions() -> dict[int, int]:
+        """{experiment id: position} of every queued experiment, 1 being the next to start on its queue:
+        priority first, then the time it was queued (the order the broker serves them in)."""
+        queued = Experiment.objects.filter(status=Status.QUEUED).only("pk", "queue", "priority", "queued_at", "created_at")
+        positions, taken = {}, {}
+        for e in sorted(queued, key=lambda e: (PRIORITY_RANK[e.priority], e.queued_at or e.created_at, e.pk)):
+            taken[e.queue] = taken.get(e.queue, 0) + 1
+            positions[e.pk] = taken[e.queue]
+        return positions
 
     def queue_position(self) -> int | None:
-        """1 for the next to start on its queue: priority first, then the time it was queued."""
-        if self.status != Status.QUEUED:
-            return None
-        ahead = 0
-        for other in Experiment.objects.filter(status=Status.QUEUED, queue=self.queue).only("priority", "queued_at", "pk"):
-            if (PRIORITY_RANK[other.priority], other.queued_at, other.pk) < (PRIORITY_RANK[self.priority], self.queued_at, self.pk):
-                ahead += 1
-        return ahead + 1
+        return Experiment.queue_positions().get(self.pk) if self.status == Status.QUEUED else None
 
     def claim(self, worker: str) -> bool:
         """Atomically move queued -> running; False when someone else has it or it was cancelled."""
@@ -159,12 +141,16 @@ class Experiment(models.Model):
 
         The worker continues from the last checkpoint. False when the experiment is not in a state
         that allows it (it changed meanwhile)."""
-        allowed = [Status.SUCCEEDED, Status.STOPPED_EARLY] if extra_epochs else [Status.CANCELLED, Status.FAILED]
+        rows = Experiment.objects.filter(pk=self.pk)
+        if extra_epochs:  # only a finished run with a checkpoint to continue from
+            rows = rows.filter(status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY], checkpoint_epoch__isnull=False)
+        else:
+            rows = rows.filter(status__in=[Status.CANCELLED, Status.FAILED])
         updates = {"status": Status.QUEUED, "queued_at": timezone.now(), "finished_at": None, "error": "",
                    "cancel_requested": False, "stop_reason": ""}
         if extra_epochs:
             updates["config"] = {**self.config, "epochs": self.epochs + extra_epochs}
-        changed = Experiment.objects.filter(pk=self.pk, status__in=allowed).update(**updates)
+        changed = rows.update(**updates)
         self.refresh_from_db()
         return bool(changed)
 

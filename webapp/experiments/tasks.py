@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from training import ConfigError, TrainConfig, fit
+from training.engine import CHECKPOINT_NAME, MODEL_NAME
 from webapp.core.queues import broker_queue
 from webapp.experiments import live
 from webapp.experiments.models import EpochMetric, Experiment, Status
@@ -19,7 +20,6 @@ from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
 logger = logging.getLogger(__name__)
 
 FINAL_STATUS = {"completed": Status.SUCCEEDED, "stopped_early": Status.STOPPED_EARLY, "cancelled": Status.CANCELLED}
-CHECKPOINT_NAME = "last.pt"
 
 
 @worker_shutting_down.connect
@@ -33,7 +33,7 @@ def checkpoint_dir(experiment_id: int) -> Path:
 
 def final_model_path(experiment_id: int) -> Path:
     """The finished run's final weights (written by training at the end of a run)."""
-    return checkpoint_dir(experiment_id) / "model.pt"
+    return checkpoint_dir(experiment_id) / MODEL_NAME
 
 
 def send(experiment: Experiment) -> None:
@@ -59,9 +59,9 @@ def _fit_keywords(experiment: Experiment) -> dict:
         EpochMetric.objects.filter(experiment=experiment).delete()
         if experiment.init_from_id is not None:
             keywords["init_from"] = final_model_path(experiment.init_from_id)
-    stats = getattr(experiment.dataset, "channel_stats", None)
-    if callable(stats) and stats() is not None:
-        keywords["stats"] = stats()
+    stats = experiment.dataset.channel_stats()
+    if stats is not None:
+        keywords["stats"] = stats
     return keywords
 
 
@@ -84,7 +84,7 @@ def run_experiment(self, experiment_id: int) -> str:
         logger.exception("experiment %s failed", experiment_id)
         experiment.finish(Status.FAILED, error=f"{type(exc).__name__}: {exc}")
     else:
-        extra = {"best_epoch": getattr(result, "best_epoch", None), "stop_reason": result.stop_reason or ""}
+        extra = {"best_epoch": result.best_epoch, "stop_reason": result.stop_reason or ""}
         if result.status == "cancelled" and WORKER_SHUTTING_DOWN.is_set():
             experiment.finish(Status.FAILED, error=(
                 f"The worker shut down during epoch {result.epochs_run + 1}; the checkpoint of epoch "

@@ -8,15 +8,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from training.config import TrainConfig
-from training.presets import list_presets
+from training.presets import PRESETS
 from webapp.datasets.access import datasets_for
-from webapp.experiments import live
+from webapp.experiments import actions, live
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm
 from webapp.experiments.models import Experiment, Queue, Status
 from webapp.experiments.tasks import enqueue
 from webapp.experiments.workers import online_workers
-from webapp.teams.access import teams_of
+from webapp.teams.access import can_write, teams_of
 
 QUEUE_FOR_DEVICE = {"cuda": Queue.GPU, "cpu": Queue.CPU}
 
@@ -27,7 +27,11 @@ def queue_for(config: TrainConfig) -> str:
 
 def experiment_lists(user) -> dict:
     experiments = experiments_for(user)
-    queued = sorted(experiments.filter(status=Status.QUEUED), key=lambda e: e.queue_position() or 0)
+    positions = Experiment.queue_positions()
+    queued = list(experiments.filter(status=Status.QUEUED))
+    for experiment in queued:
+        experiment.position = positions.get(experiment.pk)
+    queued.sort(key=lambda e: e.position or 0)
     return {
         "running": experiments.filter(status=Status.RUNNING),
         "queued": queued,
@@ -56,12 +60,12 @@ def experiment_create(request):
     source = None
     if request.method == "GET" and request.GET.get("clone"):
         source = experiment_for(request.user, request.GET["clone"])
-    known = {p["name"] for p in list_presets()}
     asked = request.GET.getlist("preset")
-    if any(name not in known for name in asked):
-        messages.error(request, f"Unknown preset ignored: {', '.join(n for n in asked if n not in known)}")
+    unknown = [name for name in asked if name not in PRESETS]
+    if unknown:
+        messages.error(request, f"Unknown preset ignored: {', '.join(unknown)}")
     form = ExperimentForm(request.POST or None, user=request.user, clone_of=source,
-                          presets=[n for n in asked if n in known])
+                          presets=[name for name in asked if name in PRESETS])
     if request.method == "POST" and form.is_valid():
         dataset = form.cleaned_data["dataset"]
         with transaction.atomic():
@@ -72,8 +76,6 @@ def experiment_create(request):
                 queue=queue_for(form.config), cloned_from=form.cleaned_data.get("cloned_from"),
                 presets=form.chosen_presets(), init_from=form.cleaned_data.get("init_from"),
             )
-            experiment.queued_at = experiment.created_at
-            experiment.save(update_fields=["queued_at"])
             enqueue(experiment)
         return redirect(experiment)
     return render(request, "experiments/create.html", {
@@ -89,40 +91,24 @@ def experiment_detail(request, pk: int):
         (title, [(infos[k]["label"], v) for k, v in experiment.config.items() if k in infos and infos[k]["group"] == g])
         for g, title in GROUP_TITLES.items()
     ]
-    can_write = experiment_for_write_or_none(request.user, pk) is not None
     return render(request, "experiments/detail.html", {
-        "experiment": experiment, "config_groups": config_groups, "can_write": can_write,
-        "extend_form": ExtendForm(), "log_lines": experiment.log_tail(),
-        "live_info": {"id": experiment.pk, "epochs": experiment.epochs, "started_at": _iso(experiment.started_at),
-                      "finished_at": _iso(experiment.finished_at), "best_epoch": experiment.best_epoch},
+        "experiment": experiment, "config_groups": config_groups,
+        "can_write": can_write(request.user, experiment.team_id), "log_lines": experiment.log_tail(),
+        "live_info": {"id": experiment.pk, **live.status_payload(experiment)},
     })
-
-
-def experiment_for_write_or_none(user, pk: int):
-    from django.core.exceptions import PermissionDenied
-
-    try:
-        return experiment_for(user, pk, write=True)
-    except PermissionDenied:
-        return None
-
-
-def _iso(value):
-    return value.isoformat() if value else None
 
 
 @login_required
 @require_POST
 def experiment_cancel(request, pk: int):
     experiment = experiment_for(request.user, pk, write=True)
-    outcome = experiment.request_cancel()
+    outcome = actions.cancel(experiment)
     if outcome == "cancelled":
         messages.success(request, "Cancelled: the experiment was still queued and will not start.")
     elif outcome == "stopping":
         messages.info(request, "Stopping at the next batch; the last epoch's checkpoint is kept.")
     else:
         messages.error(request, f"Nothing to cancel: the experiment has already {experiment.get_status_display().lower()}.")
-    live.send_status(experiment)
     return redirect(experiment)
 
 
@@ -130,14 +116,12 @@ def experiment_cancel(request, pk: int):
 @require_POST
 def experiment_resume(request, pk: int):
     experiment = experiment_for(request.user, pk, write=True)
-    with transaction.atomic():
-        if experiment.requeue():
-            enqueue(experiment)
-            start = f"from the checkpoint of epoch {experiment.checkpoint_epoch}" if experiment.checkpoint_epoch else "from the start (no checkpoint was saved)"
-            messages.success(request, f"Queued again; it continues {start}.")
-        else:
-            messages.error(request, "Only a cancelled or failed experiment can be resumed.")
-    live.send_status(experiment)
+    if actions.requeue(experiment):
+        start = (f"from the checkpoint of epoch {experiment.checkpoint_epoch}" if experiment.checkpoint_epoch
+                 else "from the start (no checkpoint was saved)")
+        messages.success(request, f"Queued again; it continues {start}.")
+    else:
+        messages.error(request, "Only a cancelled or failed experiment can be resumed.")
     return redirect(experiment)
 
 
@@ -148,16 +132,11 @@ def experiment_extend(request, pk: int):
     form = ExtendForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Epochs to add: " + " ".join(form.errors["epochs"]))
-        return redirect(experiment)
-    extra = form.cleaned_data["epochs"]
-    with transaction.atomic():
-        if experiment.can_extend and experiment.requeue(extra_epochs=extra):
-            enqueue(experiment)
-            messages.success(request, f"Queued to train {extra} more epoch{'s' if extra != 1 else ''}, "
-                                      f"from epoch {experiment.checkpoint_epoch + 1} to {experiment.epochs}.")
-        else:
-            messages.error(request, "Only a finished experiment with a checkpoint can train more epochs.")
-    live.send_status(experiment)
+    elif actions.requeue(experiment, extra_epochs=(extra := form.cleaned_data["epochs"])):
+        messages.success(request, f"Queued to train {extra} more epoch{'s' if extra != 1 else ''}, "
+                                  f"from epoch {experiment.checkpoint_epoch + 1} to {experiment.epochs}.")
+    else:
+        messages.error(request, "Only a finished experiment with a checkpoint can train more epochs.")
     return redirect(experiment)
 
 
