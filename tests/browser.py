@@ -1,4 +1,5 @@
 """Real Chromium (Debian's package) driven by Playwright."""
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,10 @@ def chromium_page(base_url: str):
             page = context.new_page()
             page.set_default_timeout(30_000)
             external = []
-            page.on("request", lambda r: external.append(r.url) if not r.url.startswith((base_url, "ws://", "data:")) else None)
+            page.on(
+                "request",
+                lambda r: external.append(r.url) if not r.url.startswith((base_url, "ws://", "data:")) else None,
+            )
             page.external_requests = external
             yield page
         finally:

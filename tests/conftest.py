@@ -68,8 +68,10 @@ def make_experiment(owner, tiny_dataset):
         from training import TrainConfig
 
         config = TrainConfig.from_dict({**TINY_CONFIG, **config_changes}).to_dict()
-        return Experiment.objects.create(team=tiny_dataset.team, owner=owner, dataset=tiny_dataset,
-                                         name="tiny run", config=config, queue="cpu")
+        return Experiment.objects.create(
+            team=tiny_dataset.team, owner=owner, dataset=tiny_dataset, name="tiny run", config=config, queue="cpu"
+        )
+
     return make
 
 
@@ -103,8 +105,10 @@ def _other_processes_leave_the_test_database(django_db_setup, django_db_blocker)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                               "AND pid <> pg_backend_pid()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
                 if cursor.fetchone()[0] == 0:
                     break
             time.sleep(0.2)

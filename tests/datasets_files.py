@@ -1,5 +1,6 @@
 """Real files for the dataset tests: images in every mode, zip archives good and bad, and tiny
 torchvision originals (MNIST's IDX files, CIFAR-10's pickled batches) in their real formats."""
+
 from __future__ import annotations
 
 import gzip
@@ -18,8 +19,13 @@ from PIL import Image
 COLORS = [(220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 30), (160, 40, 200), (30, 200, 200)]
 
 
-def image_bytes(color: tuple[int, int, int] = (200, 50, 50), size: tuple[int, int] = (12, 12), mode: str = "RGB",
-                fmt: str = "PNG", seed: int = 0) -> bytes:
+def image_bytes(
+    color: tuple[int, int, int] = (200, 50, 50),
+    size: tuple[int, int] = (12, 12),
+    mode: str = "RGB",
+    fmt: str = "PNG",
+    seed: int = 0,
+) -> bytes:
     """A small noisy image around `color` (noise: no two seeds give the same file)."""
     rng = np.random.default_rng(seed)
     w, h = size
@@ -37,15 +43,17 @@ def image_bytes(color: tuple[int, int, int] = (200, 50, 50), size: tuple[int, in
     return buffer.getvalue()
 
 
-def class_entries(classes: int = 3, per_class: int = 6, prefix: str = "", seed: int = 0, size=(12, 12),
-                  names: list[str] | None = None) -> dict[str, bytes]:
+def class_entries(
+    classes: int = 3, per_class: int = 6, prefix: str = "", seed: int = 0, size=(12, 12), names: list[str] | None = None
+) -> dict[str, bytes]:
     """{"<prefix>class_i/img_j.png": bytes}: one folder per class, each class its own color."""
     names = names or [f"class_{c}" for c in range(classes)]
     entries = {}
     for c, name in enumerate(names):
         for i in range(per_class):
-            entries[f"{prefix}{name}/img_{i:03d}.png"] = image_bytes(COLORS[c % len(COLORS)], size,
-                                                                     seed=seed * 100_000 + c * 1000 + i)
+            entries[f"{prefix}{name}/img_{i:03d}.png"] = image_bytes(
+                COLORS[c % len(COLORS)], size, seed=seed * 100_000 + c * 1000 + i
+            )
     return entries
 
 
@@ -63,7 +71,7 @@ def zip_with_link(entries: dict[str, bytes], link_name: str, target: str) -> byt
         for name, data in entries.items():
             zf.writestr(name, data)
         info = zipfile.ZipInfo(link_name)
-        info.external_attr = (0o120777 << 16)  # a symbolic link, as `zip --symlinks` stores it
+        info.external_attr = 0o120777 << 16  # a symbolic link, as `zip --symlinks` stores it
         zf.writestr(info, target)
     return buffer.getvalue()
 
@@ -99,16 +107,19 @@ def idx_labels(labels: np.ndarray) -> bytes:
     return struct.pack(">II", 0x00000801, len(labels)) + labels.astype(np.uint8).tobytes()
 
 
-def write_mnist(folder: Path, train_per_class: int = 6, test_per_class: int = 2, classes: int = 3,
-                gz: bool = True) -> Path:
+def write_mnist(
+    folder: Path, train_per_class: int = 6, test_per_class: int = 2, classes: int = 3, gz: bool = True
+) -> Path:
     """MNIST's four files (gzipped IDX, as distributed) with a few 28x28 digits-like images."""
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     for prefix, per_class in (("train", train_per_class), ("t10k", test_per_class)):
         labels = np.repeat(np.arange(classes), per_class)
         images = rng.integers(0, 256, (len(labels), 28, 28)).astype(np.uint8)
-        for name, data in ((f"{prefix}-images-idx3-ubyte", idx_images(images)),
-                           (f"{prefix}-labels-idx1-ubyte", idx_labels(labels))):
+        for name, data in (
+            (f"{prefix}-images-idx3-ubyte", idx_images(images)),
+            (f"{prefix}-labels-idx1-ubyte", idx_labels(labels)),
+        ):
             if gz:
                 (folder / f"{name}.gz").write_bytes(gzip.compress(data))
             else:
@@ -125,13 +136,21 @@ def write_cifar10(folder: Path, per_batch: int = 6, classes: int = 3) -> Path:
     def batch(label: str) -> bytes:
         labels = [i % classes for i in range(per_batch)]
         data = np.array([[rng.randrange(256) for _ in range(3072)] for _ in labels], dtype=np.uint8)
-        return pickle.dumps({b"batch_label": label.encode(), b"labels": labels, b"data": data,
-                             b"filenames": [f"img_{i}.png".encode() for i in range(per_batch)]}, protocol=2)
+        return pickle.dumps(
+            {
+                b"batch_label": label.encode(),
+                b"labels": labels,
+                b"data": data,
+                b"filenames": [f"img_{i}.png".encode() for i in range(per_batch)],
+            },
+            protocol=2,
+        )
 
     members = {f"data_batch_{i}": batch(f"training batch {i} of 5") for i in range(1, 6)}
     members["test_batch"] = batch("testing batch 1 of 1")
-    members["batches.meta"] = pickle.dumps({b"label_names": [n.encode() for n in names], b"num_cases_per_batch": per_batch,
-                                            b"num_vis": 3072}, protocol=2)
+    members["batches.meta"] = pickle.dumps(
+        {b"label_names": [n.encode() for n in names], b"num_cases_per_batch": per_batch, b"num_vis": 3072}, protocol=2
+    )
     with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")

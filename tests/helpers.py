@@ -1,4 +1,5 @@
 """Builders for real files and processes that several test files use."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,17 @@ from PIL import Image
 COLORS = [(220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 30), (160, 40, 200), (30, 200, 200)]
 
 # A config small enough that two epochs take a second or two on one CPU core.
-TINY_CONFIG = {"arch": "small_cnn", "depth": 2, "width": 8, "image_size": 16, "epochs": 2, "batch_size": 8,
-               "lr": 0.01, "device": "cpu", "seed": 0}
+TINY_CONFIG = {
+    "arch": "small_cnn",
+    "depth": 2,
+    "width": 8,
+    "image_size": 16,
+    "epochs": 2,
+    "batch_size": 8,
+    "lr": 0.01,
+    "device": "cpu",
+    "seed": 0,
+}
 
 
 def make_image_folder(root: Path, classes: int = 3, per_class: int = 12, size: int = 12, seed: int = 0) -> Path:
@@ -56,14 +66,33 @@ class Worker:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
         prefix = settings.TRAINYARD_QUEUE_PREFIX
-        env = {**os.environ, "DATABASE_URL": database_url(db_settings), "DB_CONN_MAX_AGE": "0",
-               "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "DATABASE_URL": database_url(db_settings), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1"}
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q",
-             ",".join(prefix + q for q in queues.split(",")), "--pool", "threads", "--concurrency", "1",
-             "-n", self.name, "-l", "info", "--without-mingle", "--without-gossip"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                ",".join(prefix + q for q in queues.split(",")),
+                "--pool",
+                "threads",
+                "--concurrency",
+                "1",
+                "-n",
+                self.name,
+                "-l",
+                "info",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
         )
 
     def wait_ready(self, timeout: float = 90) -> None:

@@ -4,6 +4,7 @@ With nothing set, the suite runs in the embedded mode: a fresh data folder (SQLi
 media, checkpoints) and a real redis-server on a unix socket in it, both removed at the end. With
 DATABASE_URL / REDIS_URL set (CI), those servers are used instead.
 """
+
 from __future__ import annotations
 
 import atexit

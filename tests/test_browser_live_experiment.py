@@ -1,4 +1,5 @@
 """A user signs in, creates an experiment in the form and watches it train live, in real Chromium."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """In real Chromium: create an experiment from non-default presets, watch it live, cancel it, resume it."""
+
 from __future__ import annotations
 
 import time
@@ -49,7 +50,9 @@ class QueueControlInTheBrowser(BrowserTestCase):
             page.fill("#id_epochs", str(EPOCHS))
             page.fill("#id_image_size", "16")
             page.select_option("#id_device", "cpu")
-            page.wait_for_function("document.getElementById('resolved-config').textContent.includes('\"epochs\": %d')" % EPOCHS)
+            page.wait_for_function(
+                f"document.getElementById('resolved-config').textContent.includes('\"epochs\": {EPOCHS}')"
+            )
             assert '"scheduler": "step"' in page.inner_text("#resolved-config")
             page.click("text=Queue experiment")
             page.wait_for_url("**/experiments/*/")
@@ -74,5 +77,9 @@ class QueueControlInTheBrowser(BrowserTestCase):
         experiment = Experiment.objects.get()
         assert experiment.status == Status.SUCCEEDED
         assert experiment.presets == ["quick", "augment-no-flip", "sgd-step"]
-        assert experiment.config["optimizer"] == "sgd" and experiment.config["augment_ops"] == "translate=0.125,rotate=10"
-        assert list(EpochMetric.objects.filter(experiment=experiment).values_list("epoch", flat=True)) == list(range(1, EPOCHS + 1))
+        assert (
+            experiment.config["optimizer"] == "sgd" and experiment.config["augment_ops"] == "translate=0.125,rotate=10"
+        )
+        assert list(EpochMetric.objects.filter(experiment=experiment).values_list("epoch", flat=True)) == list(
+            range(1, EPOCHS + 1)
+        )

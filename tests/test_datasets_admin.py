@@ -1,5 +1,6 @@
 """Datasets in the Django admin, through its real forms: add an upload, see status/counts/version in
 the list, thumbnails per class and the health report, re-validate, and protection of used datasets."""
+
 from __future__ import annotations
 
 import io
@@ -29,15 +30,29 @@ def admin_client(client, django_user_model):
 
 def add_form(team, **changes) -> dict:
     """What the admin's add page posts for an upload."""
-    return {"team": team.pk, "name": "Flowers", "description": "", "add_source": "upload", "folder": "",
-            "torchvision": "", "torchvision_folder": "", "download": "on", "split_seed": 0, "val_fraction": 0.2,
-            "test_fraction": 0.2, "_save": "Save", **changes}
+    return {
+        "team": team.pk,
+        "name": "Flowers",
+        "description": "",
+        "add_source": "upload",
+        "folder": "",
+        "torchvision": "",
+        "torchvision_folder": "",
+        "download": "on",
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "_save": "Save",
+        **changes,
+    }
 
 
 def admin_upload(admin_client, team, archive: bytes, capture, **changes) -> int:
     with capture() as callbacks:
-        response = admin_client.post(ADD_URL, add_form(
-            team, zip_archive=SimpleUploadedFile("flowers.zip", archive, "application/zip"), **changes))
+        response = admin_client.post(
+            ADD_URL,
+            add_form(team, zip_archive=SimpleUploadedFile("flowers.zip", archive, "application/zip"), **changes),
+        )
     assert response.status_code == 302 and response.url == LIST_URL, response.context["adminform"].form.errors
     assert len(callbacks) == 1
     dataset = Dataset.objects.latest("pk")
@@ -59,8 +74,15 @@ def test_an_admin_uploads_an_archive_through_the_admin_form(admin_client, team, 
 
 def test_the_admin_form_rejects_a_bad_archive_with_a_field_error(admin_client, team):
     before = stored_files()
-    response = admin_client.post(ADD_URL, add_form(team, zip_archive=SimpleUploadedFile(
-        "bad.zip", zip_bytes({**class_entries(2, 6), "/etc/cron.d/evil.png": b"x"}), "application/zip")))
+    response = admin_client.post(
+        ADD_URL,
+        add_form(
+            team,
+            zip_archive=SimpleUploadedFile(
+                "bad.zip", zip_bytes({**class_entries(2, 6), "/etc/cron.d/evil.png": b"x"}), "application/zip"
+            ),
+        ),
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "Absolute paths" in errors["zip_archive"][0] and "/etc/cron.d/evil.png" in errors["zip_archive"][0]
@@ -69,15 +91,20 @@ def test_the_admin_form_rejects_a_bad_archive_with_a_field_error(admin_client, t
 
 def test_the_admin_list_shows_a_rejection_found_by_the_worker(admin_client, team, django_capture_on_commit_callbacks):
     before = stored_files()
-    admin_upload(admin_client, team, zip_bytes({**class_entries(2, 6), "class_1/cut.png": truncated_png()}),
-                 django_capture_on_commit_callbacks)
+    admin_upload(
+        admin_client,
+        team,
+        zip_bytes({**class_entries(2, 6), "class_1/cut.png": truncated_png()}),
+        django_capture_on_commit_callbacks,
+    )
     assert not Dataset.objects.exists() and stored_files() == before
     listing = admin_client.get(LIST_URL).content.decode()
     assert "The upload of Flowers was rejected" in listing and "class_1/cut.png" in listing
 
 
-def test_the_change_page_shows_thumbnails_per_class_and_the_health_report(admin_client, team,
-                                                                          django_capture_on_commit_callbacks):
+def test_the_change_page_shows_thumbnails_per_class_and_the_health_report(
+    admin_client, team, django_capture_on_commit_callbacks
+):
     pk = admin_upload(admin_client, team, zip_bytes(class_entries(2, 6)), django_capture_on_commit_callbacks)
     page = admin_client.get(reverse("admin:datasets_dataset_change", args=[pk])).content.decode()
     assert "Thumbnails per class" in page and "No image appears in more than one split" in page
@@ -100,8 +127,9 @@ def test_the_revalidate_action_queues_the_selected_datasets(admin_client, team, 
     assert Dataset.objects.get(pk=pk).status == DatasetStatus.READY
 
 
-def test_a_revalidation_that_fails_marks_the_dataset_failed_and_keeps_it(admin_client, team, tmp_path, settings,
-                                                                         django_capture_on_commit_callbacks):
+def test_a_revalidation_that_fails_marks_the_dataset_failed_and_keeps_it(
+    admin_client, team, tmp_path, settings, django_capture_on_commit_callbacks
+):
     pk = admin_upload(admin_client, team, zip_bytes(class_entries(2, 6)), django_capture_on_commit_callbacks)
     dataset = Dataset.objects.get(pk=pk)
     settings.DATASET_CACHE_DIR = tmp_path / "fresh"  # this host has no copy...
@@ -158,13 +186,16 @@ def test_a_used_dataset_refuses_changes_made_in_code_too(used):
         used.full_clean()
 
 
-def test_an_unused_dataset_can_get_a_new_split_and_is_processed_again(admin_client, team,
-                                                                      django_capture_on_commit_callbacks):
+def test_an_unused_dataset_can_get_a_new_split_and_is_processed_again(
+    admin_client, team, django_capture_on_commit_callbacks
+):
     pk = admin_upload(admin_client, team, zip_bytes(class_entries(2, 10)), django_capture_on_commit_callbacks)
     before = Dataset.objects.get(pk=pk)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = admin_client.post(reverse("admin:datasets_dataset_change", args=[pk]), {
-            "description": "", "split_seed": 42, "val_fraction": 0.2, "test_fraction": 0.2, "_save": "Save"})
+        response = admin_client.post(
+            reverse("admin:datasets_dataset_change", args=[pk]),
+            {"description": "", "split_seed": 42, "val_fraction": 0.2, "test_fraction": 0.2, "_save": "Save"},
+        )
     assert response.status_code == 302 and len(callbacks) == 1
     process_dataset.apply(args=[pk])
     after = Dataset.objects.get(pk=pk)

@@ -1,5 +1,6 @@
 """A team member looks at a dataset in real Chromium: charts, samples, the health report, the
 augmentation preview, and an upload followed by its progress bar until the dataset is ready."""
+
 from __future__ import annotations
 
 import time
@@ -52,10 +53,15 @@ class DatasetPagesInTheBrowser(BrowserTestCase):
             assert totals == [10, 10, 11]
             sizes = page.evaluate("document.getElementById('chart-sizes').data.map(t => t.name)")
             assert sizes == ["width", "height"]
-            page.wait_for_function("[...document.querySelectorAll('#samples img')].every(i => i.complete && i.naturalWidth > 0)")
+            page.wait_for_function(
+                "[...document.querySelectorAll('#samples img')].every(i => i.complete && i.naturalWidth > 0)"
+            )
             assert page.locator("#samples img").count() == 24  # 8 samples of each of 3 classes
             report = page.inner_text("#health")
-            assert "1 image appears under more than one label" in report and "No image appears in more than one split" in report
+            assert (
+                "1 image appears under more than one label" in report
+                and "No image appears in more than one split" in report
+            )
 
             page.click("text=Augmentation preview")
             page.wait_for_url(f"**{augment_url}")
@@ -72,7 +78,6 @@ class DatasetPagesInTheBrowser(BrowserTestCase):
             page.wait_for_selector("#preview-error:not([hidden])")
             assert "unknown operation 'explode'" in page.inner_text("#preview-error")
             assert page.external_requests == []  # every asset is served by Trainyard itself
-
 
 
 @pytest.mark.browser
@@ -102,8 +107,10 @@ class UploadInTheBrowser(BrowserTestCase):
                 page.wait_for_url("**/datasets/*/")
                 # While processing, the progress bar shows (unless the worker was faster than the page).
                 # (The page reloads itself once the dataset is ready: elements may be missing for a moment.)
-                page.wait_for_function("(s => s && (s.dataset.status === 'ready' || "
-                                       "!document.getElementById('progress-card').hidden))(document.getElementById('status'))")
+                page.wait_for_function(
+                    "(s => s && (s.dataset.status === 'ready' || "
+                    "!document.getElementById('progress-card').hidden))(document.getElementById('status'))"
+                )
                 deadline = time.monotonic() + 120
                 status = None
                 while time.monotonic() < deadline:
@@ -113,7 +120,9 @@ class UploadInTheBrowser(BrowserTestCase):
                     time.sleep(0.2)
                 page.wait_for_load_state()
                 assert status == "ready", page.inner_text("main")
-                page.wait_for_function("document.getElementById('chart-classes') && document.getElementById('chart-classes').data")
+                page.wait_for_function(
+                    "document.getElementById('chart-classes') && document.getElementById('chart-classes').data"
+                )
                 assert page.inner_text("#stat-images") == "90"
                 assert page.locator("#progress-card").is_hidden()
         finally:

@@ -1,5 +1,6 @@
 """The health report's figures on a planted dataset: known counts, a duplicate that crosses splits
 (leakage), a duplicate within a split, one image under two labels, and class imbalance."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,9 +30,17 @@ def planted(client, owner, team, django_capture_on_commit_callbacks) -> Dataset:
     entries["train/birds/wide.png"] = image_bytes(size=(40, 20), seed=77)
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
-        response = client.post(reverse("dataset_upload"), {
-            "team": team.pk, "name": "Planted", "split_seed": 0, "val_fraction": 0.15, "test_fraction": 0.15,
-            "archive": SimpleUploadedFile("planted.zip", zip_bytes(entries), "application/zip")})
+        response = client.post(
+            reverse("dataset_upload"),
+            {
+                "team": team.pk,
+                "name": "Planted",
+                "split_seed": 0,
+                "val_fraction": 0.15,
+                "test_fraction": 0.15,
+                "archive": SimpleUploadedFile("planted.zip", zip_bytes(entries), "application/zip"),
+            },
+        )
     pk = int(response.url.rstrip("/").split("/")[-1])
     process_dataset.apply(args=[pk])
     dataset = Dataset.objects.get(pk=pk)
@@ -43,17 +52,28 @@ def test_the_counts_per_class_and_split_are_exact(planted):
     assert planted.classes == ["birds", "cats", "dogs"]
     assert planted.class_counts == {"birds": 6, "cats": 18, "dogs": 19}
     assert planted.num_images == 43
-    assert planted.split_counts == {"train": {"birds": 5, "cats": 12, "dogs": 14},
-                                    "val": {"birds": 1, "cats": 3, "dogs": 3},
-                                    "test": {"birds": 0, "cats": 3, "dogs": 2}}
-    assert planted.fixed_split and planted.report["split_origin"] == {"train": "folder", "val": "folder", "test": "folder"}
+    assert planted.split_counts == {
+        "train": {"birds": 5, "cats": 12, "dogs": 14},
+        "val": {"birds": 1, "cats": 3, "dogs": 3},
+        "test": {"birds": 0, "cats": 3, "dogs": 2},
+    }
+    assert planted.fixed_split and planted.report["split_origin"] == {
+        "train": "folder",
+        "val": "folder",
+        "test": "folder",
+    }
 
 
 def test_the_duplicate_across_splits_is_reported_as_leakage(planted):
     leakage = planted.report["leakage"]
     assert leakage["groups"] == 1 and leakage["files"] == 2
-    assert leakage["examples"] == [{"files": ["test/cats/leaked.png", "train/cats/img_000.png"],
-                                    "splits": ["test", "train"], "labels": ["cats", "cats"]}]
+    assert leakage["examples"] == [
+        {
+            "files": ["test/cats/leaked.png", "train/cats/img_000.png"],
+            "splits": ["test", "train"],
+            "labels": ["cats", "cats"],
+        }
+    ]
     check = next(c for c in planted.report["checks"] if "leakage" in c["title"])
     assert check["level"] == "problem" and "test/cats/leaked.png = train/cats/img_000.png" in check["detail"]
 
@@ -62,7 +82,10 @@ def test_duplicates_and_conflicting_labels_are_counted(planted):
     duplicates = planted.report["duplicates"]
     assert duplicates["groups"] == 3 and duplicates["extra_files"] == 3
     assert planted.report["conflicts"]["groups"] == 1
-    assert planted.report["conflicts"]["examples"][0]["files"] == ["train/cats/img_001.png", "train/dogs/mislabeled.png"]
+    assert planted.report["conflicts"]["examples"][0]["files"] == [
+        "train/cats/img_001.png",
+        "train/dogs/mislabeled.png",
+    ]
     titles = [c["title"] for c in planted.report["checks"]]
     assert "3 files are exact copies of another file" in titles
     assert "1 image appears under more than one label (identical files in different class folders)" in titles
@@ -102,5 +125,8 @@ def test_the_dataset_page_shows_the_report(client, planted):
 
 def test_the_dataset_list_flags_problems_and_warnings_by_name(client, planted):
     page = client.get(reverse("dataset_list")).content.decode()
-    assert 'class="health-flag problem" title="2 files are identical images in different splits (leakage)">leakage<' in page
+    assert (
+        'class="health-flag problem" title="2 files are identical images in different splits (leakage)">leakage<'
+        in page
+    )
     assert ">label conflicts<" in page and ">duplicates<" in page and ">imbalanced 3.2×<" in page

@@ -1,5 +1,6 @@
 """Dataset pages and API: who sees what (outsiders get 404, viewers cannot upload), the sample images
 the grid shows, and the JSON the pages and scripts read."""
+
 from __future__ import annotations
 
 import io
@@ -31,10 +32,14 @@ def dataset(team) -> Dataset:
 
 
 def page_urls(dataset: Dataset) -> list[str]:
-    return [dataset.get_absolute_url(), reverse("dataset_augment", args=[dataset.pk]),
-            reverse("dataset_sample", args=[dataset.pk, 0, 0]), reverse("api_dataset_detail", args=[dataset.pk]),
-            reverse("api_dataset_status", args=[dataset.pk]),
-            reverse("api_dataset_augment_preview", args=[dataset.pk]) + "?preset=light"]
+    return [
+        dataset.get_absolute_url(),
+        reverse("dataset_augment", args=[dataset.pk]),
+        reverse("dataset_sample", args=[dataset.pk, 0, 0]),
+        reverse("api_dataset_detail", args=[dataset.pk]),
+        reverse("api_dataset_status", args=[dataset.pk]),
+        reverse("api_dataset_augment_preview", args=[dataset.pk]) + "?preset=light",
+    ]
 
 
 def test_pages_require_sign_in(client, dataset):
@@ -62,8 +67,20 @@ def test_a_viewer_sees_everything_but_cannot_upload(client, dataset, viewer):
     assert "Upload a dataset" not in client.get(reverse("dataset_list")).content.decode()
     assert client.get(reverse("dataset_upload")).status_code == 403
     archive = SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")
-    assert client.post(reverse("dataset_upload"), {"team": dataset.team_id, "name": "X", "archive": archive,
-                                                   "split_seed": 0, "val_fraction": 0.1, "test_fraction": 0.1}).status_code == 403
+    assert (
+        client.post(
+            reverse("dataset_upload"),
+            {
+                "team": dataset.team_id,
+                "name": "X",
+                "archive": archive,
+                "split_seed": 0,
+                "val_fraction": 0.1,
+                "test_fraction": 0.1,
+            },
+        ).status_code
+        == 403
+    )
     archive.seek(0)
     response = client.post(reverse("api_dataset_list"), {"team": dataset.team_id, "name": "X", "archive": archive})
     assert response.status_code == 403 and "Viewers cannot upload" in response.json()["error"]
@@ -76,8 +93,17 @@ def test_a_member_of_two_teams_uploads_only_where_they_may_write(client, dataset
     form = client.get(reverse("dataset_upload")).context["form"]
     assert list(form.fields["team"].queryset) == [other_team]
     archive = SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")
-    response = client.post(reverse("dataset_upload"), {"team": dataset.team_id, "name": "X", "archive": archive,
-                                                       "split_seed": 0, "val_fraction": 0.1, "test_fraction": 0.1})
+    response = client.post(
+        reverse("dataset_upload"),
+        {
+            "team": dataset.team_id,
+            "name": "X",
+            "archive": archive,
+            "split_seed": 0,
+            "val_fraction": 0.1,
+            "test_fraction": 0.1,
+        },
+    )
     assert "team" in response.context["form"].errors
     assert Dataset.objects.count() == 1
 
@@ -116,8 +142,13 @@ def test_the_api_describes_the_dataset(client, dataset, teammate):
     assert [d["name"] for d in listed] == ["Colors"]
     data = client.get(reverse("api_dataset_detail", args=[dataset.pk])).json()
     assert data["classes"] == ["class_0", "class_1", "class_2"] and data["num_images"] == 36
-    assert data["split"] == {"seed": 0, "val_fraction": 0.25, "test_fraction": 0.25, "fixed": False,
-                             "counts": dataset.split_counts}
+    assert data["split"] == {
+        "seed": 0,
+        "val_fraction": 0.25,
+        "test_fraction": 0.25,
+        "fixed": False,
+        "counts": dataset.split_counts,
+    }
     assert len(data["mean"]) == 3 and data["report"]["duplicates"]["groups"] == 0
     assert client.get(reverse("api_dataset_status", args=[dataset.pk])).json()["status"] == "ready"
 
@@ -125,9 +156,14 @@ def test_the_api_describes_the_dataset(client, dataset, teammate):
 def test_the_api_accepts_an_upload(client, owner, team, django_capture_on_commit_callbacks):
     client.force_login(owner)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(reverse("api_dataset_list"), {
-            "team": team.pk, "name": "Via API",
-            "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")})
+        response = client.post(
+            reverse("api_dataset_list"),
+            {
+                "team": team.pk,
+                "name": "Via API",
+                "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip"),
+            },
+        )
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "processing" and len(callbacks) == 1
     assert Dataset.objects.get(name="Via API").val_fraction == 0.15  # the form's default
@@ -138,14 +174,33 @@ def test_the_upload_page_offers_a_new_version_of_an_upload(client, owner, team, 
 
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
-        response = client.post(reverse("dataset_upload"), {
-            "team": team.pk, "name": "Birds", "split_seed": 3, "val_fraction": 0.1, "test_fraction": 0.2,
-            "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")})
+        response = client.post(
+            reverse("dataset_upload"),
+            {
+                "team": team.pk,
+                "name": "Birds",
+                "split_seed": 3,
+                "val_fraction": 0.1,
+                "test_fraction": 0.2,
+                "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip"),
+            },
+        )
     dataset = Dataset.objects.get(name="Birds")
-    assert "Version 1 of Birds is still being processed" in " ".join(client.post(reverse("dataset_upload"), {
-        "team": team.pk, "name": "Birds", "split_seed": 3, "val_fraction": 0.1, "test_fraction": 0.2,
-        "archive": SimpleUploadedFile("b.zip", zip_bytes(class_entries(2, 7)), "application/zip")}
-    ).context["form"].errors["name"])
+    assert "Version 1 of Birds is still being processed" in " ".join(
+        client.post(
+            reverse("dataset_upload"),
+            {
+                "team": team.pk,
+                "name": "Birds",
+                "split_seed": 3,
+                "val_fraction": 0.1,
+                "test_fraction": 0.2,
+                "archive": SimpleUploadedFile("b.zip", zip_bytes(class_entries(2, 7)), "application/zip"),
+            },
+        )
+        .context["form"]
+        .errors["name"]
+    )
     process_dataset.apply(args=[dataset.pk])
     page = client.get(response.url).content.decode()
     assert f"?from={dataset.pk}" in page

@@ -1,5 +1,6 @@
 """The augmentation preview: presets come from the training library's registry, and the endpoint
 returns real images: the same samples, each augmented several times, as training would."""
+
 from __future__ import annotations
 
 import base64
@@ -88,15 +89,18 @@ def test_a_custom_preset_uses_the_operations_given(client, dataset):
     assert flipped.tobytes() == original.transpose(Image.Transpose.FLIP_TOP_BOTTOM).tobytes()
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"preset": "sparkles"}, "Unknown augmentation preset 'sparkles'"),
-    ({"preset": "light", "n": "lots"}, "n must be a whole number"),
-    ({"preset": "light", "n": 99}, "n must be between 1 and 12"),
-    ({"preset": "light", "image_size": 4096}, "image_size must be between 8 and 512"),
-    ({"preset": "custom"}, "takes its operations from custom_ops"),
-    ({"preset": "custom", "custom_ops": "explode=3"}, "unknown operation 'explode'"),
-    ({"preset": "light", "class": 7}, "class must be between 0 and 2"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"preset": "sparkles"}, "Unknown augmentation preset 'sparkles'"),
+        ({"preset": "light", "n": "lots"}, "n must be a whole number"),
+        ({"preset": "light", "n": 99}, "n must be between 1 and 12"),
+        ({"preset": "light", "image_size": 4096}, "image_size must be between 8 and 512"),
+        ({"preset": "custom"}, "takes its operations from custom_ops"),
+        ({"preset": "custom", "custom_ops": "explode=3"}, "unknown operation 'explode'"),
+        ({"preset": "light", "class": 7}, "class must be between 0 and 2"),
+    ],
+)
 def test_bad_requests_get_a_clear_error(client, dataset, params, message):
     response = preview(client, dataset, **params)
     assert response.status_code == 400 and message in response.json()["error"]

@@ -1,6 +1,7 @@
 """The other sources: a folder on the server registered by an admin, torchvision's MNIST, Fashion-MNIST
 and CIFAR-10 from their original files (tiny ones, written here in the real formats), and the built-in
 demo data made without any download."""
+
 from __future__ import annotations
 
 import gzip
@@ -27,9 +28,20 @@ def admin_client(client, django_user_model):
 
 
 def admin_add(admin_client, team, capture, **fields):
-    data = {"team": team.pk, "name": "From source", "description": "", "add_source": "folder", "folder": "",
-            "torchvision": "", "torchvision_folder": "", "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2,
-            "_save": "Save", **fields}
+    data = {
+        "team": team.pk,
+        "name": "From source",
+        "description": "",
+        "add_source": "folder",
+        "folder": "",
+        "torchvision": "",
+        "torchvision_folder": "",
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "_save": "Save",
+        **fields,
+    }
     with capture():
         response = admin_client.post(ADD_URL, data)
     return response
@@ -58,8 +70,9 @@ def write_folder(folder: Path, entries: dict[str, bytes]) -> Path:
 
 
 # --- a server folder ---------------------------------------------------------------------------------
-def test_an_admin_registers_a_server_folder_read_in_place(admin_client, team, server_root,
-                                                          django_capture_on_commit_callbacks):
+def test_an_admin_registers_a_server_folder_read_in_place(
+    admin_client, team, server_root, django_capture_on_commit_callbacks
+):
     folder = write_folder(server_root / "leaves", class_entries(3, 6))
     dataset = processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, folder=str(folder)))
     assert dataset.status == DatasetStatus.READY, dataset.error
@@ -68,24 +81,28 @@ def test_an_admin_registers_a_server_folder_read_in_place(admin_client, team, se
     assert all(p.startswith(str(folder)) for p, _ in dataset.splits().train)  # no copy is made
 
 
-@pytest.mark.parametrize("where, message", [
-    ("relative/path", "is not an absolute path"),
-    ("/etc", "is outside the folders datasets may be registered from"),
-    ("{root}/../escape", "is outside the folders"),
-    ("{root}/missing", "There is no folder at"),
-])
-def test_a_server_folder_outside_the_allowed_roots_is_refused(admin_client, team, server_root, where, message,
-                                                              django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("relative/path", "is not an absolute path"),
+        ("/etc", "is outside the folders datasets may be registered from"),
+        ("{root}/../escape", "is outside the folders"),
+        ("{root}/missing", "There is no folder at"),
+    ],
+)
+def test_a_server_folder_outside_the_allowed_roots_is_refused(
+    admin_client, team, server_root, where, message, django_capture_on_commit_callbacks
+):
     (server_root.parent / "escape").mkdir(exist_ok=True)
-    response = admin_add(admin_client, team, django_capture_on_commit_callbacks,
-                         folder=where.format(root=server_root))
+    response = admin_add(admin_client, team, django_capture_on_commit_callbacks, folder=where.format(root=server_root))
     assert response.status_code == 200
     assert message in response.context["adminform"].form.errors["folder"][0]
     assert not Dataset.objects.exists()
 
 
-def test_a_bad_server_folder_is_rejected_and_its_files_are_left_alone(admin_client, team, server_root,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_bad_server_folder_is_rejected_and_its_files_are_left_alone(
+    admin_client, team, server_root, django_capture_on_commit_callbacks
+):
     folder = write_folder(server_root / "leaves", {**class_entries(2, 6), "class_0/cut.png": truncated_png()})
     files_before = sorted(p.name for p in folder.rglob("*"))
     assert processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, folder=str(folder))) is None
@@ -93,8 +110,9 @@ def test_a_bad_server_folder_is_rejected_and_its_files_are_left_alone(admin_clie
     assert "class_0/cut.png" in admin_client.get(reverse("admin:datasets_dataset_changelist")).content.decode()
 
 
-def test_a_changed_server_folder_under_a_used_version_fails_revalidation(admin_client, team, owner, server_root,
-                                                                         django_capture_on_commit_callbacks):
+def test_a_changed_server_folder_under_a_used_version_fails_revalidation(
+    admin_client, team, owner, server_root, django_capture_on_commit_callbacks
+):
     from webapp.experiments.models import Experiment
 
     folder = write_folder(server_root / "leaves", class_entries(2, 6))
@@ -102,8 +120,9 @@ def test_a_changed_server_folder_under_a_used_version_fails_revalidation(admin_c
     Experiment.objects.create(team=team, owner=owner, dataset=dataset, name="uses it", config={})
     write_folder(folder, class_entries(1, 1, names=["class_0"], seed=5, size=(13, 13)))  # one image replaced
     with django_capture_on_commit_callbacks():
-        admin_client.post(reverse("admin:datasets_dataset_changelist"),
-                          {"action": "revalidate", "_selected_action": [dataset.pk]})
+        admin_client.post(
+            reverse("admin:datasets_dataset_changelist"), {"action": "revalidate", "_selected_action": [dataset.pk]}
+        )
     process_dataset.apply(args=[dataset.pk])
     dataset.refresh_from_db()
     assert dataset.status == DatasetStatus.FAILED
@@ -111,11 +130,20 @@ def test_a_changed_server_folder_under_a_used_version_fails_revalidation(admin_c
 
 
 # --- torchvision originals -----------------------------------------------------------------------
-def test_mnist_is_imported_from_its_original_gzipped_files(admin_client, team, tmp_path,
-                                                            django_capture_on_commit_callbacks):
+def test_mnist_is_imported_from_its_original_gzipped_files(
+    admin_client, team, tmp_path, django_capture_on_commit_callbacks
+):
     folder = write_mnist(tmp_path / "mnist", train_per_class=6, test_per_class=2, classes=3)
-    dataset = processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                                  torchvision="mnist", torchvision_folder=str(folder)))
+    dataset = processed(
+        admin_add(
+            admin_client,
+            team,
+            django_capture_on_commit_callbacks,
+            add_source="torchvision",
+            torchvision="mnist",
+            torchvision_folder=str(folder),
+        )
+    )
     assert dataset.status == DatasetStatus.READY, dataset.error
     assert dataset.source == DatasetSource.TORCHVISION
     assert dataset.classes == ["0 - zero", "1 - one", "2 - two"]
@@ -124,42 +152,76 @@ def test_mnist_is_imported_from_its_original_gzipped_files(admin_client, team, t
     assert dataset.report["sizes"]["min"] == [28, 28] and dataset.report["modes"] == {"L": 24}
 
 
-def test_fashion_mnist_is_imported_from_unpacked_files_in_torchvisions_layout(admin_client, team, tmp_path,
-                                                                              django_capture_on_commit_callbacks):
+def test_fashion_mnist_is_imported_from_unpacked_files_in_torchvisions_layout(
+    admin_client, team, tmp_path, django_capture_on_commit_callbacks
+):
     write_mnist(tmp_path / "tv" / "FashionMNIST" / "raw", gz=False)
-    dataset = processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                                  torchvision="fashion-mnist", torchvision_folder=str(tmp_path / "tv")))
+    dataset = processed(
+        admin_add(
+            admin_client,
+            team,
+            django_capture_on_commit_callbacks,
+            add_source="torchvision",
+            torchvision="fashion-mnist",
+            torchvision_folder=str(tmp_path / "tv"),
+        )
+    )
     assert dataset.status == DatasetStatus.READY, dataset.error
     assert dataset.classes == ["Pullover", "T-shirt or top", "Trouser"]  # "T-shirt/top" cannot name a folder
 
 
-def test_cifar10_is_imported_from_its_original_archive(admin_client, team, tmp_path, django_capture_on_commit_callbacks):
+def test_cifar10_is_imported_from_its_original_archive(
+    admin_client, team, tmp_path, django_capture_on_commit_callbacks
+):
     folder = write_cifar10(tmp_path / "cifar", per_batch=6, classes=3)
-    dataset = processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                                  torchvision="cifar10", torchvision_folder=str(folder)))
+    dataset = processed(
+        admin_add(
+            admin_client,
+            team,
+            django_capture_on_commit_callbacks,
+            add_source="torchvision",
+            torchvision="cifar10",
+            torchvision_folder=str(folder),
+        )
+    )
     assert dataset.status == DatasetStatus.READY, dataset.error
     assert dataset.classes == ["airplane", "automobile", "bird"]
     assert dataset.num_images == 36 and sum(dataset.split_counts["test"].values()) == 6
     assert dataset.report["sizes"]["min"] == [32, 32] and dataset.report["modes"] == {"RGB": 36}
 
 
-def test_missing_original_files_are_named_when_there_is_no_download(admin_client, team, tmp_path,
-                                                                     django_capture_on_commit_callbacks):
+def test_missing_original_files_are_named_when_there_is_no_download(
+    admin_client, team, tmp_path, django_capture_on_commit_callbacks
+):
     folder = write_mnist(tmp_path / "partial")
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    response = admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                         torchvision="mnist", torchvision_folder=str(folder))  # "download" left unticked
+    response = admin_add(
+        admin_client,
+        team,
+        django_capture_on_commit_callbacks,
+        add_source="torchvision",
+        torchvision="mnist",
+        torchvision_folder=str(folder),
+    )  # "download" left unticked
     message = response.context["adminform"].form.errors["torchvision_folder"][0]
     assert "MNIST needs its original files in" in message and str(folder) in message
     assert "Missing: t10k-labels-idx1-ubyte.gz" in message and "https://" in message
     assert not Dataset.objects.exists()
 
 
-def test_downloads_can_be_switched_off_for_the_whole_site(admin_client, team, tmp_path, settings,
-                                                          django_capture_on_commit_callbacks):
+def test_downloads_can_be_switched_off_for_the_whole_site(
+    admin_client, team, tmp_path, settings, django_capture_on_commit_callbacks
+):
     settings.DATASET_DOWNLOADS = False
-    response = admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                         torchvision="cifar10", torchvision_folder=str(tmp_path / "empty"), download="on")
+    response = admin_add(
+        admin_client,
+        team,
+        django_capture_on_commit_callbacks,
+        add_source="torchvision",
+        torchvision="cifar10",
+        torchvision_folder=str(tmp_path / "empty"),
+        download="on",
+    )
     message = response.context["adminform"].form.errors["torchvision_folder"][0]
     assert "CIFAR-10 needs its original files" in message and "cifar-10-python.tar.gz" in message
 
@@ -180,8 +242,19 @@ def test_a_cifar_file_that_would_run_code_is_refused(admin_client, team, tmp_pat
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     before = stored_files()
-    assert processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                               torchvision="cifar10", torchvision_folder=str(folder))) is None
+    assert (
+        processed(
+            admin_add(
+                admin_client,
+                team,
+                django_capture_on_commit_callbacks,
+                add_source="torchvision",
+                torchvision="cifar10",
+                torchvision_folder=str(folder),
+            )
+        )
+        is None
+    )
     assert stored_files() == before
     listing = admin_client.get(reverse("admin:datasets_dataset_changelist")).content.decode()
     assert "is not allowed in a CIFAR-10 file" in listing.replace("&#x27;", "'")
@@ -190,8 +263,19 @@ def test_a_cifar_file_that_would_run_code_is_refused(admin_client, team, tmp_pat
 def test_a_damaged_idx_file_is_rejected_with_its_name(admin_client, team, tmp_path, django_capture_on_commit_callbacks):
     folder = write_mnist(tmp_path / "mnist")
     (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03 not really"))
-    assert processed(admin_add(admin_client, team, django_capture_on_commit_callbacks, add_source="torchvision",
-                               torchvision="mnist", torchvision_folder=str(folder))) is None
+    assert (
+        processed(
+            admin_add(
+                admin_client,
+                team,
+                django_capture_on_commit_callbacks,
+                add_source="torchvision",
+                torchvision="mnist",
+                torchvision_folder=str(folder),
+            )
+        )
+        is None
+    )
     listing = admin_client.get(reverse("admin:datasets_dataset_changelist")).content.decode()
     assert "MNIST: the train files are not in the IDX format" in listing
 

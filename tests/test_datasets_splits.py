@@ -1,5 +1,6 @@
 """Splits: drawn per class from a stored seed and fractions, the same every time for a dataset version,
 different for a different seed; folders that fix a split are kept; missing parts are drawn from train."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,11 @@ from webapp.datasets.tasks import process_dataset
 pytestmark = pytest.mark.django_db
 
 # Three classes of different sizes, so proportions are visible.
-ENTRIES = {**class_entries(1, 20, names=["ant"]), **class_entries(1, 40, names=["bee"], seed=1),
-           **class_entries(1, 60, names=["cow"], seed=2)}
+ENTRIES = {
+    **class_entries(1, 20, names=["ant"]),
+    **class_entries(1, 40, names=["bee"], seed=1),
+    **class_entries(1, 60, names=["cow"], seed=2),
+}
 
 
 @pytest.fixture
@@ -25,23 +29,34 @@ def upload(client, owner, team, django_capture_on_commit_callbacks):
 
     def make(name: str, entries=ENTRIES, seed: int = 0, val: float = 0.2, test: float = 0.1) -> Dataset:
         with django_capture_on_commit_callbacks():
-            response = client.post(reverse("dataset_upload"), {
-                "team": team.pk, "name": name, "split_seed": seed, "val_fraction": val, "test_fraction": test,
-                "archive": SimpleUploadedFile("a.zip", zip_bytes(entries), "application/zip")})
+            response = client.post(
+                reverse("dataset_upload"),
+                {
+                    "team": team.pk,
+                    "name": name,
+                    "split_seed": seed,
+                    "val_fraction": val,
+                    "test_fraction": test,
+                    "archive": SimpleUploadedFile("a.zip", zip_bytes(entries), "application/zip"),
+                },
+            )
         assert response.status_code == 302, response.context["form"].errors
         pk = int(response.url.rstrip("/").split("/")[-1])
         process_dataset.apply(args=[pk])
         dataset = Dataset.objects.get(pk=pk)
         assert dataset.is_ready, dataset.error
         return dataset
+
     return make
 
 
 def relative(dataset: Dataset) -> dict[str, list]:
     splits = dataset.splits()
     root = str(dataset.path) + "/"
-    return {part: sorted((p.removeprefix(root), label) for p, label in getattr(splits, part))
-            for part in ("train", "val", "test")}
+    return {
+        part: sorted((p.removeprefix(root), label) for p, label in getattr(splits, part))
+        for part in ("train", "val", "test")
+    }
 
 
 def test_the_same_seed_draws_the_same_split(upload):
@@ -60,9 +75,11 @@ def test_a_different_seed_draws_a_different_split(upload):
 
 def test_stratification_keeps_class_proportions(upload):
     dataset = upload("A", val=0.2, test=0.1)
-    assert dataset.split_counts == {"train": {"ant": 14, "bee": 28, "cow": 42},
-                                    "val": {"ant": 4, "bee": 8, "cow": 12},
-                                    "test": {"ant": 2, "bee": 4, "cow": 6}}
+    assert dataset.split_counts == {
+        "train": {"ant": 14, "bee": 28, "cow": 42},
+        "val": {"ant": 4, "bee": 8, "cow": 12},
+        "test": {"ant": 2, "bee": 4, "cow": 6},
+    }
     for part in ("train", "val", "test"):
         counts = dataset.split_counts[part]
         total = sum(counts.values())
@@ -94,8 +111,11 @@ def test_the_split_is_stored_and_not_recomputed(upload):
 def test_a_train_and_test_layout_draws_validation_from_train(upload):
     entries = {**class_entries(2, 10, prefix="train/"), **class_entries(2, 3, prefix="test/", seed=1)}
     dataset = upload("A", entries=entries, val=0.2, test=0.3)
-    assert dataset.split_counts == {"train": {"class_0": 8, "class_1": 8}, "val": {"class_0": 2, "class_1": 2},
-                                    "test": {"class_0": 3, "class_1": 3}}
+    assert dataset.split_counts == {
+        "train": {"class_0": 8, "class_1": 8},
+        "val": {"class_0": 2, "class_1": 2},
+        "test": {"class_0": 3, "class_1": 3},
+    }
     assert dataset.report["split_origin"] == {"train": "folder", "val": "drawn", "test": "folder"}
     assert all("/train/" in p for p, _ in dataset.splits().val)
 
@@ -109,9 +129,17 @@ def test_a_train_and_val_layout_has_no_test_split(upload):
 
 def test_fractions_that_leave_too_little_for_training_are_refused(client, owner, team):
     client.force_login(owner)
-    response = client.post(reverse("dataset_upload"), {
-        "team": team.pk, "name": "A", "split_seed": 0, "val_fraction": 0.5, "test_fraction": 0.5,
-        "archive": SimpleUploadedFile("a.zip", zip_bytes(ENTRIES), "application/zip")})
+    response = client.post(
+        reverse("dataset_upload"),
+        {
+            "team": team.pk,
+            "name": "A",
+            "split_seed": 0,
+            "val_fraction": 0.5,
+            "test_fraction": 0.5,
+            "archive": SimpleUploadedFile("a.zip", zip_bytes(ENTRIES), "application/zip"),
+        },
+    )
     assert "at most 90%" in " ".join(response.context["form"].errors["test_fraction"])
     assert not Dataset.objects.exists()
 
@@ -140,5 +168,7 @@ def test_the_split_can_be_read_without_extracting_the_images(upload, settings, t
 
 def relative_of(splits, dataset: Dataset) -> dict[str, list]:
     root = str(dataset.path) + "/"
-    return {part: sorted((p.removeprefix(root), label) for p, label in getattr(splits, part))
-            for part in ("train", "val", "test")}
+    return {
+        part: sorted((p.removeprefix(root), label) for p, label in getattr(splits, part))
+        for part in ("train", "val", "test")
+    }

@@ -1,6 +1,7 @@
 """Files go through Django's storage API (here also an in-memory storage, as a stand-in for remote
 storage such as S3: it has no local paths), and each host keeps a cache of extracted datasets keyed
 by content hash, made once from storage and shared by identical datasets."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,12 +24,21 @@ def upload(client, owner, team, django_capture_on_commit_callbacks):
 
     def make(name: str, entries=ENTRIES, team_=None) -> Dataset | None:
         with django_capture_on_commit_callbacks():
-            response = client.post(reverse("dataset_upload"), {
-                "team": (team_ or team).pk, "name": name, "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2,
-                "archive": SimpleUploadedFile("a.zip", zip_bytes(entries), "application/zip")})
+            response = client.post(
+                reverse("dataset_upload"),
+                {
+                    "team": (team_ or team).pk,
+                    "name": name,
+                    "split_seed": 0,
+                    "val_fraction": 0.2,
+                    "test_fraction": 0.2,
+                    "archive": SimpleUploadedFile("a.zip", zip_bytes(entries), "application/zip"),
+                },
+            )
         pk = int(response.url.rstrip("/").split("/")[-1])
         process_dataset.apply(args=[pk])
         return Dataset.objects.filter(pk=pk).first()  # None: rejected
+
     return make
 
 
@@ -51,8 +61,9 @@ def test_the_cache_folder_is_named_by_the_content_hash(upload, cache):
     assert sorted(p.relative_to(dataset.path).as_posix() for p in dataset.path.rglob("*.png")) == sorted(ENTRIES)
 
 
-def test_identical_datasets_share_stored_files_and_the_cache(upload, cache, other_team, owner,
-                                                             django_capture_on_commit_callbacks):
+def test_identical_datasets_share_stored_files_and_the_cache(
+    upload, cache, other_team, owner, django_capture_on_commit_callbacks
+):
     other_team.add_member(owner, "member")
     first, second = upload("A"), upload("B", team_=other_team)
     assert first.content_hash == second.content_hash and first.archive == second.archive

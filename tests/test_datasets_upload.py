@@ -1,5 +1,6 @@
 """Uploading a zip archive from the team's upload page: image folders, fixed splits, a CSV of labels,
 mixed image modes, versions, and the page that follows the processing."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,16 @@ pytestmark = pytest.mark.django_db
 
 
 def post_upload(client, team, archive: bytes, name: str = "Animals", filename: str = "animals.zip", **fields):
-    data = {"team": team.pk, "name": name, "description": "", "split_seed": 0, "val_fraction": 0.2,
-            "test_fraction": 0.2, "archive": SimpleUploadedFile(filename, archive, "application/zip"), **fields}
+    data = {
+        "team": team.pk,
+        "name": name,
+        "description": "",
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "archive": SimpleUploadedFile(filename, archive, "application/zip"),
+        **fields,
+    }
     return client.post(reverse("dataset_upload"), data)
 
 
@@ -33,8 +42,9 @@ def upload_and_process(client, team, archive: bytes, capture, **fields) -> tuple
 
 def test_an_image_folder_archive_becomes_a_ready_dataset(client, owner, team, django_capture_on_commit_callbacks):
     client.force_login(owner)
-    response, pk = upload_and_process(client, team, zip_bytes(class_entries(classes=3, per_class=10)),
-                                      django_capture_on_commit_callbacks)
+    response, pk = upload_and_process(
+        client, team, zip_bytes(class_entries(classes=3, per_class=10)), django_capture_on_commit_callbacks
+    )
     dataset = Dataset.objects.get(pk=pk)
     assert response.url == dataset.get_absolute_url()
     assert dataset.status == DatasetStatus.READY, dataset.error
@@ -49,7 +59,9 @@ def test_an_image_folder_archive_becomes_a_ready_dataset(client, owner, team, dj
     assert all(p.startswith(str(dataset.path)) for p, _ in splits.train)
 
 
-def test_a_wrapping_folder_and_system_litter_are_looked_through(client, owner, team, django_capture_on_commit_callbacks):
+def test_a_wrapping_folder_and_system_litter_are_looked_through(
+    client, owner, team, django_capture_on_commit_callbacks
+):
     entries = class_entries(classes=2, per_class=6, prefix="my-animals/")
     entries["__MACOSX/my-animals/._img.png"] = b"\x00\x05\x16\x07"
     entries["my-animals/.DS_Store"] = b"junk"
@@ -63,14 +75,20 @@ def test_a_wrapping_folder_and_system_litter_are_looked_through(client, owner, t
 
 
 def test_train_val_test_folders_fix_the_split(client, owner, team, django_capture_on_commit_callbacks):
-    entries = {**class_entries(2, 8, prefix="train/"), **class_entries(2, 3, prefix="val/", seed=1),
-               **class_entries(2, 2, prefix="test/", seed=2)}
+    entries = {
+        **class_entries(2, 8, prefix="train/"),
+        **class_entries(2, 3, prefix="val/", seed=1),
+        **class_entries(2, 2, prefix="test/", seed=2),
+    }
     client.force_login(owner)
     _, pk = upload_and_process(client, team, zip_bytes(entries), django_capture_on_commit_callbacks)
     dataset = Dataset.objects.get(pk=pk)
     assert dataset.fixed_split
-    assert dataset.split_counts == {"train": {"class_0": 8, "class_1": 8}, "val": {"class_0": 3, "class_1": 3},
-                                    "test": {"class_0": 2, "class_1": 2}}
+    assert dataset.split_counts == {
+        "train": {"class_0": 8, "class_1": 8},
+        "val": {"class_0": 3, "class_1": 3},
+        "test": {"class_0": 2, "class_1": 2},
+    }
     splits = dataset.splits()
     assert all("/val/" in p for p, _ in splits.val) and all("/test/" in p for p, _ in splits.test)
 
@@ -91,8 +109,18 @@ def test_a_csv_of_filenames_and_labels_is_understood(client, owner, team, django
 
 
 def test_images_of_mixed_modes_and_formats_are_accepted(client, owner, team, django_capture_on_commit_callbacks):
-    modes = [("L", "PNG"), ("RGB", "JPEG"), ("RGBA", "PNG"), ("P", "PNG"), ("P", "GIF"), ("RGB", "BMP"), ("LA", "PNG"),
-             ("I;16", "PNG"), ("RGB", "WEBP"), ("CMYK", "TIFF")]
+    modes = [
+        ("L", "PNG"),
+        ("RGB", "JPEG"),
+        ("RGBA", "PNG"),
+        ("P", "PNG"),
+        ("P", "GIF"),
+        ("RGB", "BMP"),
+        ("LA", "PNG"),
+        ("I;16", "PNG"),
+        ("RGB", "WEBP"),
+        ("CMYK", "TIFF"),
+    ]
     entries = {}
     for c in range(2):
         for i, (mode, fmt) in enumerate(modes):
@@ -106,7 +134,9 @@ def test_images_of_mixed_modes_and_formats_are_accepted(client, owner, team, dja
     assert any(c["title"].startswith("Mixed image modes") for c in dataset.report["checks"])
 
 
-def test_a_changed_archive_under_the_same_name_is_a_new_version(client, owner, team, django_capture_on_commit_callbacks):
+def test_a_changed_archive_under_the_same_name_is_a_new_version(
+    client, owner, team, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     _, first = upload_and_process(client, team, zip_bytes(class_entries(2, 6)), django_capture_on_commit_callbacks)
     _, second = upload_and_process(client, team, zip_bytes(class_entries(2, 7)), django_capture_on_commit_callbacks)
@@ -129,7 +159,9 @@ def test_the_same_archive_again_makes_no_new_version(client, owner, team, django
     assert status["status"] == "rejected" and "identical to version 1 of Animals" in status["error"]
 
 
-def test_the_page_of_a_dataset_being_processed_shows_its_progress(client, owner, team, django_capture_on_commit_callbacks):
+def test_the_page_of_a_dataset_being_processed_shows_its_progress(
+    client, owner, team, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
         response = post_upload(client, team, zip_bytes(class_entries(2, 6)))
@@ -146,10 +178,18 @@ def test_the_upload_page_sends_the_archive_with_a_progress_bar(client, owner, te
     page = client.get(reverse("dataset_upload")).content.decode()
     assert 'id="upload-progress"' in page and "js/datasets_upload.js" in page
     with django_capture_on_commit_callbacks():
-        response = client.post(reverse("dataset_upload"), {
-            "team": team.pk, "name": "Animals", "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2,
-            "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")},
-            headers={"X-Requested-With": "XMLHttpRequest"})
+        response = client.post(
+            reverse("dataset_upload"),
+            {
+                "team": team.pk,
+                "name": "Animals",
+                "split_seed": 0,
+                "val_fraction": 0.2,
+                "test_fraction": 0.2,
+                "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip"),
+            },
+            headers={"X-Requested-With": "XMLHttpRequest"},
+        )
     assert response.status_code == 201
     assert response.json() == {"redirect": Dataset.objects.get().get_absolute_url()}
 
@@ -159,5 +199,6 @@ def test_the_split_is_described_in_words(client, owner, team, django_capture_on_
     client.force_login(owner)
     _, pk = upload_and_process(client, team, zip_bytes(entries), django_capture_on_commit_callbacks)
     page = client.get(reverse("dataset_detail", args=[pk])).content.decode()
-    assert ("Fixed by the archive&#x27;s train/ and test/ folders. Validation (20%) drawn per class from train "
-            "with seed 0.") in page
+    assert (
+        "Fixed by the archive&#x27;s train/ and test/ folders. Validation (20%) drawn per class from train with seed 0."
+    ) in page

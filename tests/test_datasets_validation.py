@@ -5,6 +5,7 @@ Problems visible in the archive's directory are answered by the form at once; pr
 images are found by the processing task (run here in this process; test_datasets_worker.py runs it
 on the real worker), after which the row and its files are gone and the message waits for the page.
 """
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from tests.datasets_files import (
-    big_png, class_entries, image_bytes, stored_files, truncated_png, zip_bytes, zip_with_link,
+    big_png,
+    class_entries,
+    image_bytes,
+    stored_files,
+    truncated_png,
+    zip_bytes,
+    zip_with_link,
 )
 from webapp.datasets.models import Dataset
 from webapp.datasets.tasks import process_dataset
@@ -24,9 +31,17 @@ pytestmark = pytest.mark.django_db
 
 
 def post(client, team, archive: bytes, name: str = "Animals"):
-    return client.post(reverse("dataset_upload"), {
-        "team": team.pk, "name": name, "split_seed": 0, "val_fraction": 0.15, "test_fraction": 0.15,
-        "archive": SimpleUploadedFile("upload.zip", archive, "application/zip")})
+    return client.post(
+        reverse("dataset_upload"),
+        {
+            "team": team.pk,
+            "name": name,
+            "split_seed": 0,
+            "val_fraction": 0.15,
+            "test_fraction": 0.15,
+            "archive": SimpleUploadedFile("upload.zip", archive, "application/zip"),
+        },
+    )
 
 
 def rejected_at_once(client, team, archive: bytes) -> str:
@@ -73,13 +88,16 @@ GOOD = class_entries(classes=2, per_class=6)
 
 
 # --- found in the archive's directory, answered by the form -------------------------------------
-@pytest.mark.parametrize("bad_name, message", [
-    ("../evil.png", "Paths that escape the folder (..)"),
-    ("class_0/../../evil.png", "Paths that escape the folder (..)"),
-    ("/etc/evil.png", "Absolute paths"),
-    ("C:/Windows/evil.png", "Absolute paths"),
-    ("..\\evil.png", "Paths that escape the folder (..)"),
-])
+@pytest.mark.parametrize(
+    "bad_name, message",
+    [
+        ("../evil.png", "Paths that escape the folder (..)"),
+        ("class_0/../../evil.png", "Paths that escape the folder (..)"),
+        ("/etc/evil.png", "Absolute paths"),
+        ("C:/Windows/evil.png", "Absolute paths"),
+        ("..\\evil.png", "Paths that escape the folder (..)"),
+    ],
+)
 def test_paths_that_escape_the_folder_are_rejected_by_name(client, member, team, bad_name, message):
     text = rejected_at_once(client, team, zip_bytes({**GOOD, bad_name: image_bytes()}))
     assert message in text and bad_name in text
@@ -134,8 +152,9 @@ def test_a_single_class_is_rejected(client, member, team):
 
 def test_a_csv_naming_images_that_are_not_there_is_rejected(client, member, team):
     entries = {f"{i}.png": image_bytes(seed=i) for i in range(6)}
-    entries["labels.csv"] = b"\n".join([b"filename,label"] + [f"{i}.png,{'a' if i % 2 else 'b'}".encode()
-                                                             for i in range(6)] + [b"ghost.png,a"])
+    entries["labels.csv"] = b"\n".join(
+        [b"filename,label"] + [f"{i}.png,{'a' if i % 2 else 'b'}".encode() for i in range(6)] + [b"ghost.png,a"]
+    )
     text = rejected_at_once(client, team, zip_bytes(entries))
     assert "Files named in labels.csv that are not images in the archive (1): ghost.png." in text
 
@@ -147,15 +166,19 @@ def test_split_folders_mixed_with_class_folders_are_rejected(client, member, tea
 
 
 # --- found inside the images, by the processing task ---------------------------------------------
-def test_a_file_with_an_image_name_that_is_no_image_is_rejected(client, member, team, django_capture_on_commit_callbacks):
-    text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_1/fake.png": b"just some text"}),
-                                  django_capture_on_commit_callbacks)
+def test_a_file_with_an_image_name_that_is_no_image_is_rejected(
+    client, member, team, django_capture_on_commit_callbacks
+):
+    text, _ = rejected_by_processing(
+        client, team, zip_bytes({**GOOD, "class_1/fake.png": b"just some text"}), django_capture_on_commit_callbacks
+    )
     assert "Files that are not readable images" in text and "class_1/fake.png" in text
 
 
 def test_a_truncated_image_is_rejected(client, member, team, django_capture_on_commit_callbacks):
-    text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}),
-                                  django_capture_on_commit_callbacks)
+    text, _ = rejected_by_processing(
+        client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}), django_capture_on_commit_callbacks
+    )
     assert "Corrupt or truncated images" in text and "class_0/cut.png" in text
 
 
@@ -163,17 +186,20 @@ def test_a_corrupt_jpeg_is_rejected(client, member, team, django_capture_on_comm
     jpeg = bytearray(image_bytes(size=(64, 64), fmt="JPEG"))
     jpeg[200:600] = bytes(400)  # scan data overwritten: the header still reads, the pixels do not
     del jpeg[700:]
-    text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_0/broken.jpg": bytes(jpeg)}),
-                                  django_capture_on_commit_callbacks)
+    text, _ = rejected_by_processing(
+        client, team, zip_bytes({**GOOD, "class_0/broken.jpg": bytes(jpeg)}), django_capture_on_commit_callbacks
+    )
     assert "Corrupt or truncated images" in text and "class_0/broken.jpg" in text
 
 
-def test_an_image_over_the_pixel_limit_is_rejected_before_it_is_decoded(client, member, team,
-                                                                          django_capture_on_commit_callbacks):
+def test_an_image_over_the_pixel_limit_is_rejected_before_it_is_decoded(
+    client, member, team, django_capture_on_commit_callbacks
+):
     bomb = big_png(8000, 6000)  # 48 megapixels in a few KiB: over the default limit of 40 megapixels
     assert len(bomb) < 100_000
-    text, _ = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_1/bomb.png": bomb}),
-                                  django_capture_on_commit_callbacks)
+    text, _ = rejected_by_processing(
+        client, team, zip_bytes({**GOOD, "class_1/bomb.png": bomb}), django_capture_on_commit_callbacks
+    )
     assert "Images over the limit of 40,000,000 pixels (1)" in text and "class_1/bomb.png (8000×6000)" in text
 
 
@@ -190,18 +216,23 @@ def test_all_problems_are_named_in_one_message(client, member, team, django_capt
     assert "Files that are not readable images (2): class_1/also.gif, class_1/fake.png." in text
 
 
-def test_the_uploader_sees_the_rejection_once_on_the_dataset_list(client, member, team, django_capture_on_commit_callbacks):
-    rejected_by_processing(client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}),
-                           django_capture_on_commit_callbacks)
+def test_the_uploader_sees_the_rejection_once_on_the_dataset_list(
+    client, member, team, django_capture_on_commit_callbacks
+):
+    rejected_by_processing(
+        client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}), django_capture_on_commit_callbacks
+    )
     first = client.get(reverse("dataset_list")).content.decode()
     assert "The upload of Animals was rejected" in first and "class_0/cut.png" in first
     assert "was rejected" not in client.get(reverse("dataset_list")).content.decode()
 
 
-def test_an_outsider_cannot_read_a_rejection_meant_for_another_team(client, member, team, outsider,
-                                                                     django_capture_on_commit_callbacks):
-    _, pk = rejected_by_processing(client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}),
-                                   django_capture_on_commit_callbacks)
+def test_an_outsider_cannot_read_a_rejection_meant_for_another_team(
+    client, member, team, outsider, django_capture_on_commit_callbacks
+):
+    _, pk = rejected_by_processing(
+        client, team, zip_bytes({**GOOD, "class_0/cut.png": truncated_png()}), django_capture_on_commit_callbacks
+    )
     client.force_login(outsider)
     assert client.get(reverse("api_dataset_status", args=[pk])).status_code == 404
     assert client.get(reverse("dataset_detail", args=[pk])).status_code == 404
@@ -210,9 +241,14 @@ def test_an_outsider_cannot_read_a_rejection_meant_for_another_team(client, memb
 # --- the same checks through the API ---------------------------------------------------------------
 def test_the_api_answers_a_bad_archive_with_an_error_body(client, member, team):
     before = stored_files()
-    response = client.post(reverse("api_dataset_list"), {
-        "team": team.pk, "name": "Animals",
-        "archive": SimpleUploadedFile("a.zip", zip_bytes({**GOOD, "../evil.png": b"x"}), "application/zip")})
+    response = client.post(
+        reverse("api_dataset_list"),
+        {
+            "team": team.pk,
+            "name": "Animals",
+            "archive": SimpleUploadedFile("a.zip", zip_bytes({**GOOD, "../evil.png": b"x"}), "application/zip"),
+        },
+    )
     assert response.status_code == 400
     error = response.json()["errors"]["archive"][0]
     assert "Paths that escape the folder" in error["message"] and "../evil.png" in error["message"]
@@ -226,7 +262,9 @@ def test_an_upload_bigger_than_the_cap_is_refused_before_it_is_parsed(client, me
     response = post(client, team, big)
     assert response.status_code == 413
     assert "The upload is larger than the limit of" in response.content.decode()
-    api = client.post(reverse("api_dataset_list"), {
-        "team": team.pk, "name": "Big", "archive": SimpleUploadedFile("big.zip", big, "application/zip")})
+    api = client.post(
+        reverse("api_dataset_list"),
+        {"team": team.pk, "name": "Big", "archive": SimpleUploadedFile("big.zip", big, "application/zip")},
+    )
     assert api.status_code == 413 and "larger than the limit" in api.json()["error"]
     assert not Dataset.objects.exists() and stored_files() == before

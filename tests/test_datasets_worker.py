@@ -1,5 +1,6 @@
 """Uploads processed end to end by a real Celery worker on the `datasets` queue, with the real
 database and Redis: a good archive becomes ready; a bad one leaves nothing and its message waits."""
+
 from __future__ import annotations
 
 import time
@@ -15,9 +16,17 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def upload(client, team, archive: bytes, name: str) -> int:
-    response = client.post(reverse("dataset_upload"), {
-        "team": team.pk, "name": name, "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2,
-        "archive": SimpleUploadedFile("a.zip", archive, "application/zip")})
+    response = client.post(
+        reverse("dataset_upload"),
+        {
+            "team": team.pk,
+            "name": name,
+            "split_seed": 0,
+            "val_fraction": 0.2,
+            "test_fraction": 0.2,
+            "archive": SimpleUploadedFile("a.zip", archive, "application/zip"),
+        },
+    )
     assert response.status_code == 302, response.context["form"].errors
     return int(response.url.rstrip("/").split("/")[-1])
 

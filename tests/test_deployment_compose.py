@@ -1,4 +1,5 @@
 """docker-compose.yml for a team deployment, checked by Debian's docker-compose (no engine needed)."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,13 @@ needs_compose = pytest.mark.skipif(
 def compose(*args: str, **env: str) -> subprocess.CompletedProcess:
     assert COMPOSE, "docker-compose is missing: apt-get install -y docker-compose"
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "POSTGRES_PASSWORD"}}
-    return subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), *args], env={**clean, **env},
-                          cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [COMPOSE, "-f", str(ROOT / "docker-compose.yml"), *args],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
 
 
 @needs_compose
@@ -46,11 +52,15 @@ def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
     worker = services["worker-gpu0"]
     devices = worker["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "device_ids": ["0"], "capabilities": ["gpu"]}]
-    assert "--concurrency" in worker["command"] and worker["command"][worker["command"].index("--concurrency") + 1] == "1"
+    assert (
+        "--concurrency" in worker["command"] and worker["command"][worker["command"].index("--concurrency") + 1] == "1"
+    )
     assert "gpu,cpu" in worker["command"]
     # Web and workers share one storage volume for datasets and checkpoints.
-    mounts = {name: [v["source"] if isinstance(v, dict) else v.split(":")[0] for v in services[name]["volumes"]]
-              for name in ("web", "worker-gpu0")}
+    mounts = {
+        name: [v["source"] if isinstance(v, dict) else v.split(":")[0] for v in services[name]["volumes"]]
+        for name in ("web", "worker-gpu0")
+    }
     assert "storage" in mounts["web"] and "storage" in mounts["worker-gpu0"]
     assert services["worker-gpu0"]["environment"]["TRAINYARD_DATASET_CACHE_DIR"] == "/cache"  # local, per worker
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://trainyard:pw@postgres")

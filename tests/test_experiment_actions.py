@@ -1,4 +1,5 @@
 """Cancel, resume, extend and clone from the pages and the API: rights, messages, and what they change."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,7 +55,9 @@ def test_actions_need_post(client, make_experiment, owner):
     assert client.get(reverse("experiment_cancel", args=[experiment.pk])).status_code == 405
 
 
-def test_resuming_puts_a_cancelled_experiment_back_in_the_queue(client, make_experiment, owner, django_capture_on_commit_callbacks):
+def test_resuming_puts_a_cancelled_experiment_back_in_the_queue(
+    client, make_experiment, owner, django_capture_on_commit_callbacks
+):
     experiment = make_experiment()
     Experiment.objects.filter(pk=experiment.pk).update(status=Status.CANCELLED, checkpoint_epoch=1)
     client.force_login(owner)
@@ -112,8 +115,10 @@ def test_the_api_cancel_of_a_finished_experiment_is_a_conflict(client, make_expe
 def test_clone_starts_the_form_from_the_exact_config(client, owner, tiny_dataset, django_capture_on_commit_callbacks):
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
-        client.post(reverse("experiment_create"), form_data(tiny_dataset, lr=0.0123, optimizer="sgd", tags="base, sgd",
-                                                            priority="high"))
+        client.post(
+            reverse("experiment_create"),
+            form_data(tiny_dataset, lr=0.0123, optimizer="sgd", tags="base, sgd", priority="high"),
+        )
     source = Experiment.objects.get()
     page = client.get(reverse("experiment_create") + f"?clone={source.pk}")
     form = page.context["form"]
@@ -171,9 +176,11 @@ def test_the_queued_list_shows_positions_by_priority_then_time(client, make_expe
     now = timezone.now()
     Experiment.objects.filter(pk=first.pk).update(queued_at=now, name="first")
     Experiment.objects.filter(pk=second.pk).update(queued_at=now + timezone.timedelta(seconds=1), name="second")
-    Experiment.objects.filter(pk=urgent.pk).update(queued_at=now + timezone.timedelta(seconds=2), priority="high", name="urgent")
+    Experiment.objects.filter(pk=urgent.pk).update(
+        queued_at=now + timezone.timedelta(seconds=2), priority="high", name="urgent"
+    )
     client.force_login(owner)
     html = client.get(reverse("experiment_tables")).content.decode()
-    queued = html[html.index('id="queued-list"'):html.index('id="finished-list"')]
+    queued = html[html.index('id="queued-list"') : html.index('id="finished-list"')]
     assert queued.index("urgent") < queued.index("first") < queued.index("second")
     assert [Experiment.objects.get(name=n).queue_position() for n in ("urgent", "first", "second")] == [1, 2, 3]

@@ -1,4 +1,5 @@
 """The experiment form: presets, the live resolved-config preview, and choices that cannot work."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,7 +36,10 @@ def test_presets_named_in_the_url_fill_the_form_in_order(client, owner, tiny_dat
     expected = resolve_config(["resnet-standard", "augment-heavy", "adam-plateau"]).to_dict()
     assert config_initial(form) == expected
     assert (form["preset_recipe"].value(), form["preset_augmentation"].value(), form["preset_optimizer"].value()) == (
-        "resnet-standard", "augment-heavy", "adam-plateau")
+        "resnet-standard",
+        "augment-heavy",
+        "adam-plateau",
+    )
 
 
 def test_an_unknown_preset_in_the_url_is_named_and_ignored(client, owner, tiny_dataset):
@@ -45,11 +49,15 @@ def test_an_unknown_preset_in_the_url_is_named_and_ignored(client, owner, tiny_d
     assert "Unknown preset ignored: turbo-9000" in response.content.decode()
 
 
-def test_the_chosen_presets_are_kept_with_the_experiment(client, owner, tiny_dataset, django_capture_on_commit_callbacks):
+def test_the_chosen_presets_are_kept_with_the_experiment(
+    client, owner, tiny_dataset, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
-        client.post(reverse("experiment_create"), form_data(tiny_dataset, preset_recipe="quick",
-                                                            preset_augmentation="augment-light"))
+        client.post(
+            reverse("experiment_create"),
+            form_data(tiny_dataset, preset_recipe="quick", preset_augmentation="augment-light"),
+        )
     assert Experiment.objects.get().presets == ["quick", "augment-light"]
 
 
@@ -93,10 +101,14 @@ def test_the_preview_needs_a_signed_in_user_and_a_csrf_token(owner, tiny_dataset
     assert client.post(reverse("api_resolve_config"), form_data(tiny_dataset)).status_code == 403
 
 
-def test_a_pretrained_backbone_without_its_weights_file_is_refused_naming_the_file(client, owner, tiny_dataset, tmp_path, monkeypatch):
+def test_a_pretrained_backbone_without_its_weights_file_is_refused_naming_the_file(
+    client, owner, tiny_dataset, tmp_path, monkeypatch
+):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-cache"))
     client.force_login(owner)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", pretrained=True, image_size=32))
+    response = client.post(
+        reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", pretrained=True, image_size=32)
+    )
     assert response.status_code == 200
     message = " ".join(response.context["form"].errors["pretrained"])
     expected = weights_file(weights_name("resnet18"))
@@ -104,7 +116,9 @@ def test_a_pretrained_backbone_without_its_weights_file_is_refused_naming_the_fi
     assert not Experiment.objects.exists()
 
 
-def test_a_pretrained_backbone_is_accepted_when_its_weights_are_in_the_torch_cache(client, owner, tiny_dataset, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
+def test_a_pretrained_backbone_is_accepted_when_its_weights_are_in_the_torch_cache(
+    client, owner, tiny_dataset, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
     import torchvision
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-cache"))
@@ -113,7 +127,8 @@ def test_a_pretrained_backbone_is_accepted_when_its_weights_are_in_the_torch_cac
     torch.save(torchvision.models.resnet18().state_dict(), path)  # stands in for the downloaded file
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
-        response = client.post(reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", pretrained=True,
-                                                                       image_size=32))
+        response = client.post(
+            reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", pretrained=True, image_size=32)
+        )
     assert response.status_code == 302
     assert Experiment.objects.get().config["pretrained"] is True

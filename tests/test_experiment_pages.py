@@ -1,4 +1,5 @@
 """Experiment pages and API: who sees what, and creating an experiment from the form."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,7 +36,9 @@ def test_the_api_requires_sign_in(client, make_experiment):
 
 def test_a_team_member_sees_the_experiment_page_and_its_metrics(client, make_experiment, teammate):
     experiment = make_experiment()
-    experiment.epoch_metrics.create(epoch=1, train_loss=0.9, train_acc=0.6, val_loss=1.0, val_acc=0.5, lr=0.01, seconds=2)
+    experiment.epoch_metrics.create(
+        epoch=1, train_loss=0.9, train_acc=0.6, val_loss=1.0, val_acc=0.5, lr=0.01, seconds=2
+    )
     client.force_login(teammate)
     page = client.get(experiment.get_absolute_url())
     assert page.status_code == 200
@@ -43,8 +46,18 @@ def test_a_team_member_sees_the_experiment_page_and_its_metrics(client, make_exp
     assert b"vendor/plotly/plotly.min.js" in page.content
     data = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
     assert data["status"] == "queued"
-    assert data["epochs"] == [{"epoch": 1, "train_loss": 0.9, "train_acc": 0.6, "val_loss": 1.0, "val_acc": 0.5,
-                               "lr": 0.01, "seconds": 2.0, "images_per_sec": 0.0}]
+    assert data["epochs"] == [
+        {
+            "epoch": 1,
+            "train_loss": 0.9,
+            "train_acc": 0.6,
+            "val_loss": 1.0,
+            "val_acc": 0.5,
+            "lr": 0.01,
+            "seconds": 2.0,
+            "images_per_sec": 0.0,
+        }
+    ]
 
 
 def test_an_outsider_gets_404_everywhere(client, make_experiment, outsider):
@@ -64,7 +77,9 @@ def test_the_dashboard_lists_the_teams_experiments(client, make_experiment, owne
     assert "tiny run" in page and "Queued" in page
 
 
-def test_creating_an_experiment_stores_the_full_config_and_queues_it(client, owner, tiny_dataset, django_capture_on_commit_callbacks):
+def test_creating_an_experiment_stores_the_full_config_and_queues_it(
+    client, owner, tiny_dataset, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(reverse("experiment_create"), form_data(tiny_dataset, epochs=3))
@@ -87,12 +102,15 @@ def test_a_cuda_experiment_goes_to_the_gpu_queue(client, owner, tiny_dataset, dj
     assert Experiment.objects.get().queue == "gpu"
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("epochs", 0, "greater than or equal to 1"),
-    ("lr", -1, "greater than or equal to"),
-    ("arch", "alexnet-9000", "Select a valid choice"),
-    ("batch_size", "many", "Enter a whole number"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("epochs", 0, "greater than or equal to 1"),
+        ("lr", -1, "greater than or equal to"),
+        ("arch", "alexnet-9000", "Select a valid choice"),
+        ("batch_size", "many", "Enter a whole number"),
+    ],
+)
 def test_bad_values_get_an_error_next_to_the_field(client, owner, tiny_dataset, field, value, message):
     client.force_login(owner)
     response = client.post(reverse("experiment_create"), form_data(tiny_dataset, **{field: value}))
@@ -106,7 +124,9 @@ def test_schema_checks_across_fields_show_on_the_field(client, owner, tiny_datas
     from training.models import min_input_size
 
     needed = min_input_size("inception_v3")
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, arch="inception_v3", image_size=needed - 1))
+    response = client.post(
+        reverse("experiment_create"), form_data(tiny_dataset, arch="inception_v3", image_size=needed - 1)
+    )
     assert response.status_code == 200
     assert f"at least {needed}" in " ".join(response.context["form"].errors["image_size"])
     assert not Experiment.objects.exists()

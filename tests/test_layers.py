@@ -1,4 +1,5 @@
 """training/ is a plain PyTorch library: it never imports the web stack."""
+
 from __future__ import annotations
 
 import ast
@@ -22,8 +23,10 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_no_module_in_training_imports_the_web_stack():
-    offenders = {str(p.relative_to(ROOT)): sorted(imported_modules(p) & set(FORBIDDEN))
-                 for p in sorted((ROOT / "training").rglob("*.py"))}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(imported_modules(p) & set(FORBIDDEN))
+        for p in sorted((ROOT / "training").rglob("*.py"))
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

@@ -1,4 +1,5 @@
 """The websocket /ws/experiments/<id>/: who may listen, and what a (re)connecting page gets."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,15 @@ from webapp.experiments.models import EpochMetric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-METRICS = {"train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.45, "lr": 0.01, "seconds": 1.0,
-           "images_per_sec": 100.0}
+METRICS = {
+    "train_loss": 1.0,
+    "train_acc": 0.5,
+    "val_loss": 1.1,
+    "val_acc": 0.45,
+    "lr": 0.01,
+    "seconds": 1.0,
+    "images_per_sec": 100.0,
+}
 
 
 async def test_it_refuses_anonymous_users(make_experiment):

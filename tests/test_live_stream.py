@@ -1,4 +1,5 @@
 """What pages receive from a real run: every epoch exactly once, for every viewer, across reconnects."""
+
 from __future__ import annotations
 
 import asyncio
@@ -79,7 +80,9 @@ async def test_a_page_that_reconnects_mid_run_ends_with_every_epoch_exactly_once
     received = epochs_in(before) + epochs_in(after)
     assert sorted(received) == list(range(1, EPOCHS + 1))
     assert len(received) == len(set(received))  # no duplicates
-    rows = await database_sync_to_async(lambda: {r.epoch: r.to_dict() for r in EpochMetric.objects.filter(experiment_id=experiment.pk)})()
+    rows = await database_sync_to_async(
+        lambda: {r.epoch: r.to_dict() for r in EpochMetric.objects.filter(experiment_id=experiment.pk)}
+    )()
     streamed = {m["metrics"]["epoch"]: m["metrics"] for m in before + after if m["type"] == "epoch"}
     streamed.update({row["epoch"]: row for m in after if m["type"] == "history" for row in m["epochs"]})
     assert streamed == rows
@@ -87,7 +90,9 @@ async def test_a_page_that_reconnects_mid_run_ends_with_every_epoch_exactly_once
     assert status == "succeeded"
 
 
-async def test_a_page_opened_mid_run_gets_history_then_live_epochs_without_overlap(celery_worker, make_experiment, owner):
+async def test_a_page_opened_mid_run_gets_history_then_live_epochs_without_overlap(
+    celery_worker, make_experiment, owner
+):
     experiment = await database_sync_to_async(make_experiment)(epochs=EPOCHS)
     session = await database_sync_to_async(session_for)(owner)
     await database_sync_to_async(send)(experiment)
@@ -95,6 +100,7 @@ async def test_a_page_opened_mid_run_gets_history_then_live_epochs_without_overl
     async def first_epoch_recorded():
         while not await database_sync_to_async(EpochMetric.objects.filter(experiment_id=experiment.pk).exists)():
             await asyncio.sleep(0.05)
+
     await asyncio.wait_for(first_epoch_recorded(), 120)
     page = await connected(experiment.pk, session)
     await page.send_json_to({"type": "backfill", "after_epoch": 0})

@@ -1,4 +1,5 @@
 """Cancel, resume, extend and priority, with a real worker process and real Redis."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,12 +19,16 @@ def fresh(experiment: Experiment) -> Experiment:
 
 
 def wait_final(experiment: Experiment, timeout: float = 180) -> Experiment:
-    return wait_until(lambda: (e := fresh(experiment)).status in FINAL and e, timeout, message=f"#{experiment.pk} to finish")
+    return wait_until(
+        lambda: (e := fresh(experiment)).status in FINAL and e, timeout, message=f"#{experiment.pk} to finish"
+    )
 
 
 def wait_epochs(experiment: Experiment, n: int) -> None:
-    wait_until(lambda: fresh(experiment).checkpoint_epoch is not None and fresh(experiment).checkpoint_epoch >= n,
-               message=f"#{experiment.pk} to checkpoint epoch {n}")
+    wait_until(
+        lambda: fresh(experiment).checkpoint_epoch is not None and fresh(experiment).checkpoint_epoch >= n,
+        message=f"#{experiment.pk} to checkpoint epoch {n}",
+    )
 
 
 def epochs_of(experiment: Experiment) -> list[int]:
@@ -35,7 +40,9 @@ def leave_the_worker_idle():
     yield
     Experiment.objects.filter(status=Status.QUEUED).update(status=Status.CANCELLED)
     Experiment.objects.filter(status=Status.RUNNING).update(cancel_requested=True)
-    wait_until(lambda: not Experiment.objects.filter(status=Status.RUNNING).exists(), 60, message="the worker to go idle")
+    wait_until(
+        lambda: not Experiment.objects.filter(status=Status.RUNNING).exists(), 60, message="the worker to go idle"
+    )
 
 
 def test_a_queued_experiment_that_is_cancelled_never_runs(celery_worker, make_experiment):
@@ -105,11 +112,15 @@ def test_a_finished_experiment_trains_n_more_epochs(celery_worker, make_experime
     experiment = wait_final(experiment)
     assert experiment.status == Status.SUCCEEDED, experiment.error
     assert epochs_of(experiment) == [1, 2, 3, 4, 5]
-    assert list(EpochMetric.objects.filter(experiment=experiment, epoch__lte=2).values_list("pk", "train_loss")) == first
+    assert (
+        list(EpochMetric.objects.filter(experiment=experiment, epoch__lte=2).values_list("pk", "train_loss")) == first
+    )
     assert experiment.checkpoint_epoch == 5
 
 
-def test_with_one_busy_worker_a_high_priority_experiment_queued_after_a_low_one_starts_first(celery_worker, make_experiment):
+def test_with_one_busy_worker_a_high_priority_experiment_queued_after_a_low_one_starts_first(
+    celery_worker, make_experiment
+):
     from django.utils import timezone
 
     busy = make_experiment(epochs=LONG)

@@ -1,4 +1,5 @@
 """`python3 manage.py up`: one command brings the whole product up, and Ctrl-C stops all of it."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -29,12 +30,20 @@ def free_port() -> int:
 
 def test_up_serves_the_dashboard_with_a_demo_login_and_stops_everything_on_ctrl_c(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TRAINYARD_QUEUE_PREFIX", "TRAINYARD_CHANNEL_PREFIX"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TRAINYARD_QUEUE_PREFIX", "TRAINYARD_CHANNEL_PREFIX"}
+    }
     env["TRAINYARD_DATA_DIR"] = str(tmp_path / "data")
-    log = open(tmp_path / "up.log", "w+")
-    proc = subprocess.Popen([sys.executable, "manage.py", "up", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    log = open(tmp_path / "up.log", "w+")  # noqa: SIM115 (the server writes to it while the test reads)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 180
         output = ""

@@ -1,4 +1,5 @@
 """`python -m training`: the same pipeline from the command line, with progress on stdout."""
+
 from __future__ import annotations
 
 import json
@@ -12,15 +13,37 @@ from tests.training_helpers import write_pattern_folder
 from training.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_SETTINGS = ["--set", "depth=2", "--set", "width=8", "--set", "image_size=16", "--set", "device=cpu",
-                 "--set", "batch_size=8"]
+TINY_SETTINGS = [
+    "--set",
+    "depth=2",
+    "--set",
+    "width=8",
+    "--set",
+    "image_size=16",
+    "--set",
+    "device=cpu",
+    "--set",
+    "batch_size=8",
+]
 
 
 def test_a_run_from_the_command_line_trains_saves_and_can_be_extended(tmp_path):
     data = write_pattern_folder(tmp_path / "data", classes=3, per_class=10)
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "training", "--data", str(data), "--preset", "quick", *TINY_SETTINGS,
-               "--set", "epochs=2", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "--data",
+        str(data),
+        "--preset",
+        "quick",
+        *TINY_SETTINGS,
+        "--set",
+        "epochs=2",
+        "--out",
+        str(out),
+    ]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "training on cpu: 18 train / 6 val / 6 test images, 3 classes" in first.stdout
@@ -33,8 +56,9 @@ def test_a_run_from_the_command_line_trains_saves_and_can_be_extended(tmp_path):
 
     # The same command with more epochs and --resume trains the extra epochs only.
     command[command.index("epochs=2")] = "epochs=3"
-    more = subprocess.run([*command, "--resume", str(out / "last.pt")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    more = subprocess.run(
+        [*command, "--resume", str(out / "last.pt")], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert more.returncode == 0, more.stderr
     assert "extending from" in more.stdout and "epoch 3: train_loss" in more.stdout
     assert "epoch 1: train_loss" not in more.stdout

@@ -1,4 +1,5 @@
 """The config schema: validation that names the field to blame, the form metadata, presets."""
+
 from __future__ import annotations
 
 import json
@@ -24,32 +25,35 @@ def test_a_partial_config_takes_the_defaults_and_saves_in_full():
     assert TrainConfig.from_dict(json.loads(json.dumps(saved))) == config
 
 
-@pytest.mark.parametrize(("values", "field", "message"), [
-    ({"bogus": 1}, "bogus", "unknown option"),
-    ({"epochs": "many"}, "epochs", "whole number"),
-    ({"epochs": 2.5}, "epochs", "whole number"),
-    ({"lr": -1}, "lr", "at least"),
-    ({"lr": float("nan")}, "lr", "finite"),
-    ({"dropout": 0.99}, "dropout", "at most"),
-    ({"pretrained": "yes"}, "pretrained", "true or false"),
-    ({"arch": "alexnet"}, "arch", "not one of"),
-    ({"optimizer": "lbfgs"}, "optimizer", "not one of"),
-    ({"scheduler": "cyclic"}, "scheduler", "not one of"),
-    ({"augmentation": "extreme"}, "augmentation", "not one of"),
-    ({"augment_ops": "hflip,warp=3"}, "augment_ops", "unknown operation 'warp'"),
-    ({"augment_ops": "rotate=400"}, "augment_ops", "rotate=400"),
-    ({"augment_ops": "hflip=often"}, "augment_ops", "must be a number"),
-    ({"augment_ops": "trivialaugment=3"}, "augment_ops", "takes no value"),
-    ({"augmentation": "custom", "augment_ops": " "}, "augment_ops", "at least one operation"),
-    ({"arch": "inception_v3", "image_size": 64}, "image_size", "at least 75 pixels"),
-    ({"arch": "vgg16", "image_size": 16}, "image_size", "at least 32 pixels"),
-    ({"arch": "resnet18", "image_size": 16, "pretrained": True}, "image_size", "with pretrained weights"),
-    ({"arch": "small_cnn", "pretrained": True}, "pretrained", "no pretrained weights"),
-    ({"arch": "resnet18", "batch_norm": False}, "batch_norm", "always uses batch norm"),
-    ({"optimizer": "sgd", "momentum": 0.0, "nesterov": True}, "nesterov", "momentum above 0"),
-    ({"epochs": 3, "warmup_epochs": 3}, "warmup_epochs", "shorter than the run"),
-    ({"monitor": "train_loss"}, "monitor", "not one of"),
-])
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"bogus": 1}, "bogus", "unknown option"),
+        ({"epochs": "many"}, "epochs", "whole number"),
+        ({"epochs": 2.5}, "epochs", "whole number"),
+        ({"lr": -1}, "lr", "at least"),
+        ({"lr": float("nan")}, "lr", "finite"),
+        ({"dropout": 0.99}, "dropout", "at most"),
+        ({"pretrained": "yes"}, "pretrained", "true or false"),
+        ({"arch": "alexnet"}, "arch", "not one of"),
+        ({"optimizer": "lbfgs"}, "optimizer", "not one of"),
+        ({"scheduler": "cyclic"}, "scheduler", "not one of"),
+        ({"augmentation": "extreme"}, "augmentation", "not one of"),
+        ({"augment_ops": "hflip,warp=3"}, "augment_ops", "unknown operation 'warp'"),
+        ({"augment_ops": "rotate=400"}, "augment_ops", "rotate=400"),
+        ({"augment_ops": "hflip=often"}, "augment_ops", "must be a number"),
+        ({"augment_ops": "trivialaugment=3"}, "augment_ops", "takes no value"),
+        ({"augmentation": "custom", "augment_ops": " "}, "augment_ops", "at least one operation"),
+        ({"arch": "inception_v3", "image_size": 64}, "image_size", "at least 75 pixels"),
+        ({"arch": "vgg16", "image_size": 16}, "image_size", "at least 32 pixels"),
+        ({"arch": "resnet18", "image_size": 16, "pretrained": True}, "image_size", "with pretrained weights"),
+        ({"arch": "small_cnn", "pretrained": True}, "pretrained", "no pretrained weights"),
+        ({"arch": "resnet18", "batch_norm": False}, "batch_norm", "always uses batch norm"),
+        ({"optimizer": "sgd", "momentum": 0.0, "nesterov": True}, "nesterov", "momentum above 0"),
+        ({"epochs": 3, "warmup_epochs": 3}, "warmup_epochs", "shorter than the run"),
+        ({"monitor": "train_loss"}, "monitor", "not one of"),
+    ],
+)
 def test_an_invalid_value_is_refused_naming_its_field(values, field, message):
     errors = errors_of(values)
     assert field in errors and message in errors[field], errors
@@ -130,11 +134,14 @@ def test_preflight_names_what_this_run_cannot_do(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     three = Splits(["a", "b", "c"], [("x.png", 0)], [])
-    errors = preflight(resolve_config(["resnet-standard", "feature-extract"], {"loss": "bce", "early_stopping": True}),
-                       three)
+    errors = preflight(
+        resolve_config(["resnet-standard", "feature-extract"], {"loss": "bce", "early_stopping": True}), three
+    )
     assert "resnet18-f37072fd.pth" in errors["pretrained"]
     assert "2 classes" in errors["loss"]
     assert "validation split" in errors["early_stopping"]
-    assert "needs a trained backbone" in preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}))[
-        "transfer_mode"]
+    assert (
+        "needs a trained backbone"
+        in preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}))["transfer_mode"]
+    )
     assert preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}), init_from="run/model.pt") == {}

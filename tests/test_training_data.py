@@ -1,4 +1,5 @@
 """Images to tensors (any PIL mode), statistics, the two data paths, and augmentation."""
+
 from __future__ import annotations
 
 import io
@@ -135,7 +136,7 @@ def test_translation_is_a_crop_of_the_reflect_padded_image():
     out = build_augmenter("custom", 16, "translate=0.125")(x, torch.Generator().manual_seed(3))
     padded = F.pad(x.float(), (2, 2, 2, 2), mode="reflect")
     for img, src in zip(out, padded, strict=True):
-        crops = [src[:, dy:dy + 16, dx:dx + 16] for dy in range(5) for dx in range(5)]
+        crops = [src[:, dy : dy + 16, dx : dx + 16] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(img.float(), c) for c in crops)
 
 

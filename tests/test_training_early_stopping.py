@@ -1,5 +1,6 @@
 """Early stopping: a run whose validation loss stops improving stops, says why and when, and keeps
 the best epoch's weights."""
+
 from __future__ import annotations
 
 import random
@@ -35,8 +36,17 @@ def val_loss_of(model: torch.nn.Module, data: Splits, mean: list[float], std: li
         return F.cross_entropy(model(normalize(x, mean, std)), y).item()
 
 
-CONFIG = {**TINY, "width": 16, "epochs": 30, "batch_size": 8, "lr": 0.01, "scheduler": "none",
-          "early_stopping": True, "monitor": "val_loss", "patience": 3}
+CONFIG = {
+    **TINY,
+    "width": 16,
+    "epochs": 30,
+    "batch_size": 8,
+    "lr": 0.01,
+    "scheduler": "none",
+    "early_stopping": True,
+    "monitor": "val_loss",
+    "patience": 3,
+}
 
 
 def test_a_run_whose_validation_loss_stops_improving_stops_and_restores_the_best_weights(noise, tmp_path):
@@ -76,10 +86,13 @@ def test_without_early_stopping_the_run_goes_on_and_still_reports_its_best_epoch
     assert result.best_epoch == losses.index(min(losses)) + 1
 
 
-@pytest.mark.parametrize(("mode", "values", "best_epoch", "stopped_after"), [
-    ("min", [1.0, 0.9, 0.95, 0.91, 0.92], 2, 5),  # the best is 0.9; three worse epochs follow
-    ("max", [0.5, 0.6, 0.55, 0.7, 0.7], 4, None),  # 0.7 ties: no stop within 5 epochs
-])
+@pytest.mark.parametrize(
+    ("mode", "values", "best_epoch", "stopped_after"),
+    [
+        ("min", [1.0, 0.9, 0.95, 0.91, 0.92], 2, 5),  # the best is 0.9; three worse epochs follow
+        ("max", [0.5, 0.6, 0.55, 0.7, 0.7], 4, None),  # 0.7 ties: no stop within 5 epochs
+    ],
+)
 def test_early_stopping_follows_mode_and_patience(mode, values, best_epoch, stopped_after):
     tracker = EarlyStopping("val", mode, patience=3)
     stopped = None

@@ -1,5 +1,6 @@
 """Pretrained ImageNet weights come from the local torch cache only: they load when the file is
 there (a test puts one there) and the run fails at once, naming the file and folder, when it is not."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,8 +72,17 @@ def test_a_run_with_cached_weights_starts_from_them(data, cached_resnet18):
 
 
 def test_fine_tuning_moves_the_backbone_at_a_lower_rate(data, cached_resnet18):
-    config = TrainConfig.from_dict({**PRETRAINED, "transfer_mode": "lower_backbone_lr", "backbone_lr_factor": 0.1,
-                                    "scheduler": "none", "lr": 1e-3, "optimizer": "sgd", "momentum": 0.0})
+    config = TrainConfig.from_dict(
+        {
+            **PRETRAINED,
+            "transfer_mode": "lower_backbone_lr",
+            "backbone_lr_factor": 0.1,
+            "scheduler": "none",
+            "lr": 1e-3,
+            "optimizer": "sgd",
+            "momentum": 0.0,
+        }
+    )
     result = fit(config, data)
     final = result.model.state_dict()
     assert not torch.equal(final["layer4.1.conv2.weight"], cached_resnet18["layer4.1.conv2.weight"])

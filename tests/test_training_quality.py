@@ -1,4 +1,5 @@
 """Real training on the demo digits: the quick preset's accuracy, and transfer beating scratch."""
+
 from __future__ import annotations
 
 import random
@@ -55,10 +56,23 @@ def split_for_transfer(digits: Path, root: Path, seed: int = 0) -> tuple[Path, P
 
 def test_fine_tuning_a_trained_model_beats_training_from_scratch_on_a_small_dataset(digits, tmp_path):
     first, second = split_for_transfer(digits, tmp_path)
-    base = {"arch": "small_cnn", "depth": 3, "width": 16, "image_size": 16, "device": "cpu", "optimizer": "adamw",
-            "lr": 3e-3, "scheduler": "onecycle", "augmentation": "none", "seed": 0}
-    earlier = fit(TrainConfig.from_dict({**base, "epochs": 5, "batch_size": 32}), load_image_folder(first, 0.1, 0.0),
-                  checkpoint_dir=tmp_path / "earlier")
+    base = {
+        "arch": "small_cnn",
+        "depth": 3,
+        "width": 16,
+        "image_size": 16,
+        "device": "cpu",
+        "optimizer": "adamw",
+        "lr": 3e-3,
+        "scheduler": "onecycle",
+        "augmentation": "none",
+        "seed": 0,
+    }
+    earlier = fit(
+        TrainConfig.from_dict({**base, "epochs": 5, "batch_size": 32}),
+        load_image_folder(first, 0.1, 0.0),
+        checkpoint_dir=tmp_path / "earlier",
+    )
     assert earlier.history[-1].val_acc > 0.9
 
     small = load_image_folder(second)

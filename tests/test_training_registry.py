@@ -1,6 +1,7 @@
 """Every registered entry builds and trains: architectures, augmentations and their operations,
 optimizers, schedulers, losses, class weightings, transfer modes and data paths. The parameter lists
 are read from the registries, so a new entry is covered the moment it is registered."""
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,7 @@ def train_one_step(data: Splits, **changes) -> Recorder:
     """One epoch of one batch; fails unless the run completes with finite metrics and a test report."""
     recorder = Recorder()
     init_from = changes.pop("init_from", None)
-    result = fit(TrainConfig.from_dict({**TINY, **changes}), data, [recorder], init_from=init_from,
-                 progress_interval=0)
+    result = fit(TrainConfig.from_dict({**TINY, **changes}), data, [recorder], init_from=init_from, progress_interval=0)
     assert result.status == "completed"
     assert [b.batch for b in recorder.batches] == [1]
     assert math.isfinite(result.history[0].train_loss) and math.isfinite(result.history[0].val_loss)
@@ -53,14 +53,18 @@ def train_one_step(data: Splits, **changes) -> Recorder:
 
 
 def arch_cases() -> list[tuple[str, bool]]:
-    return [(name, bn) for name in list_models()
-            for bn in ((True, False) if model_info(name)["batch_norm_optional"] else (True,))]
+    return [
+        (name, bn)
+        for name in list_models()
+        for bn in ((True, False) if model_info(name)["batch_norm_optional"] else (True,))
+    ]
 
 
 @pytest.mark.parametrize(("arch", "batch_norm"), arch_cases())
 def test_every_architecture_trains_a_step(tiny, arch, batch_norm):
-    train_one_step(tiny, arch=arch, batch_norm=batch_norm, image_size=max(16, min_input_size(arch)), dropout=0.1,
-                   batch_size=12)
+    train_one_step(
+        tiny, arch=arch, batch_norm=batch_norm, image_size=max(16, min_input_size(arch)), dropout=0.1, batch_size=12
+    )
 
 
 def test_a_broken_architecture_fails_the_registry_check(tiny, monkeypatch):
@@ -74,8 +78,9 @@ def test_a_broken_architecture_fails_the_registry_check(tiny, monkeypatch):
             return self.fc(x)  # the wrong input width: raises
 
     info = {k: v for k, v in model_info("small_cnn").items() if k not in ("name", "description")}
-    monkeypatch.setitem(MODELS._entries, "broken", Entry("broken", lambda num_classes, **_: Broken(num_classes),
-                                                         "fails", info))
+    monkeypatch.setitem(
+        MODELS._entries, "broken", Entry("broken", lambda num_classes, **_: Broken(num_classes), "fails", info)
+    )
     assert ("broken", True) in arch_cases()  # so the parametrized check would run it, and
     with pytest.raises(RuntimeError):
         train_one_step(tiny, arch="broken")  # it would fail

@@ -1,4 +1,5 @@
 """The test report (per-class metrics, confusion matrix, top-5, predictions) and the objectives."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,12 @@ def test_the_report_matches_sklearn_per_class():
     assert report["accuracy"] == pytest.approx(4 / 7)
     assert report["macro_f1"] == pytest.approx(f.mean())
     assert "top5_accuracy" not in report  # 3 classes: top-5 says nothing
-    assert report["predictions"][1] == {"path": "img1.png", "label": "cat", "predicted": "dog",
-                                        "confidence": pytest.approx(0.8 + 0.2 / 3, abs=1e-6)}
+    assert report["predictions"][1] == {
+        "path": "img1.png",
+        "label": "cat",
+        "predicted": "dog",
+        "confidence": pytest.approx(0.8 + 0.2 / 3, abs=1e-6),
+    }
     json.dumps(report, allow_nan=False)  # stored as JSON by the web side
 
 

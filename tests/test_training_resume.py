@@ -1,5 +1,6 @@
 """Checkpoints: a run interrupted after epoch k and resumed ends exactly where the uninterrupted run
 ends; a finished run can be extended by more epochs; a cancelled run keeps its last checkpoint."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,15 @@ from training import ConfigError, Splits, TrainConfig, fit, load_image_folder
 from training import checkpoint as ckpt
 
 # Dropout, augmentation with per-sample randomness, a schedule with warmup: everything random is exercised.
-RESUMABLE = {**TINY, "epochs": 3, "batch_size": 8, "dropout": 0.3, "augmentation": "heavy", "scheduler": "cosine",
-             "warmup_epochs": 1.0}
+RESUMABLE = {
+    **TINY,
+    "epochs": 3,
+    "batch_size": 8,
+    "dropout": 0.3,
+    "augmentation": "heavy",
+    "scheduler": "cosine",
+    "warmup_epochs": 1.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +71,18 @@ def test_extending_a_finished_run_continues_on_the_longer_schedule(data, tmp_pat
 
 
 def test_extending_a_run_that_stopped_early_gives_it_new_patience(data, tmp_path):
-    config = TrainConfig.from_dict({**TINY, "epochs": 8, "early_stopping": True, "patience": 1, "lr": 0.5,
-                                    "scheduler": "none", "monitor": "val_acc", "min_delta": 0.5})
+    config = TrainConfig.from_dict(
+        {
+            **TINY,
+            "epochs": 8,
+            "early_stopping": True,
+            "patience": 1,
+            "lr": 0.5,
+            "scheduler": "none",
+            "monitor": "val_acc",
+            "min_delta": 0.5,
+        }
+    )
     stopped = fit(config, data, checkpoint_dir=tmp_path / "run")
     assert stopped.status == "stopped_early" and stopped.epochs_run == 2  # val_acc cannot improve by 0.5
 
@@ -77,8 +95,20 @@ def test_a_checkpoint_holds_everything_to_resume_and_loads_safely(data, tmp_path
     config = TrainConfig.from_dict({**RESUMABLE, "epochs": 1, "warmup_epochs": 0.0, "early_stopping": True})
     result = fit(config, data, checkpoint_dir=tmp_path)
     state = torch.load(tmp_path / "last.pt", weights_only=True)  # no pickled code
-    assert {"epoch", "model", "optimizer", "schedule", "scaler", "early_stopping", "best_model", "history", "config",
-            "classes", "mean", "std"} <= set(state)
+    assert {
+        "epoch",
+        "model",
+        "optimizer",
+        "schedule",
+        "scaler",
+        "early_stopping",
+        "best_model",
+        "history",
+        "config",
+        "classes",
+        "mean",
+        "std",
+    } <= set(state)
     assert state["config"] == config.to_dict() and state["classes"] == data.classes
     assert state["early_stopping"]["best_epoch"] == 1
     final = torch.load(result.model_path, weights_only=True)
@@ -104,8 +134,13 @@ def test_resuming_with_a_different_experiment_is_refused_naming_the_field(data, 
 
 def test_cancelling_keeps_the_last_completed_epoch(data, tmp_path):
     recorder = Recorder(stop_at=(1, 1))
-    result = fit(TrainConfig.from_dict({**TINY, "epochs": 3, "batch_size": 8}), data, [recorder],
-                 checkpoint_dir=tmp_path, progress_interval=0)
+    result = fit(
+        TrainConfig.from_dict({**TINY, "epochs": 3, "batch_size": 8}),
+        data,
+        [recorder],
+        checkpoint_dir=tmp_path,
+        progress_interval=0,
+    )
     assert (result.status, result.epochs_run, result.history, result.test) == ("cancelled", 0, [], None)
     assert "cancelled during epoch 1" in result.stop_reason
     assert not (tmp_path / "last.pt").exists() and recorder.result is result

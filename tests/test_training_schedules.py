@@ -1,5 +1,6 @@
 """Learning-rate schedules are functions of the step: built at step k they stand where k steps leave
 them, which is what exact resume and "train N more epochs" rely on."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,9 @@ def fresh_state(config: TrainConfig) -> dict:
 
 @pytest.mark.parametrize("scheduler", [s for s in list_schedulers() if s != "plateau"])
 def test_a_schedule_built_at_step_k_continues_as_if_it_had_run_k_steps(scheduler):
-    config = TrainConfig.from_dict({"scheduler": scheduler, "epochs": 5, "warmup_epochs": 1.0, "lr": 0.1,
-                                    "optimizer": "sgd"})
+    config = TrainConfig.from_dict(
+        {"scheduler": scheduler, "epochs": 5, "warmup_epochs": 1.0, "lr": 0.1, "optimizer": "sgd"}
+    )
     whole = rates(config, 5 * STEPS)
     k = 7
     assert rates(config, 5 * STEPS - k, start=k, state=fresh_state(config)) == pytest.approx(whole[k:])

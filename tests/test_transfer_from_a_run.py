@@ -1,4 +1,5 @@
 """Transfer learning from the team's own runs: a finished experiment's weights start a new one."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,12 +20,15 @@ FINAL = {Status.SUCCEEDED, Status.STOPPED_EARLY, Status.FAILED, Status.CANCELLED
 
 
 def finished(experiment: Experiment) -> Experiment:
-    return wait_until(lambda: (e := Experiment.objects.get(pk=experiment.pk)).status in FINAL and e,
-                      message=f"#{experiment.pk} to finish")
+    return wait_until(
+        lambda: (e := Experiment.objects.get(pk=experiment.pk)).status in FINAL and e,
+        message=f"#{experiment.pk} to finish",
+    )
 
 
-def test_an_experiment_starts_from_a_finished_runs_weights_on_other_classes(celery_worker, client, owner, team, make_experiment,
-                                                                            django_capture_on_commit_callbacks):
+def test_an_experiment_starts_from_a_finished_runs_weights_on_other_classes(
+    celery_worker, client, owner, team, make_experiment, django_capture_on_commit_callbacks
+):
     source = make_experiment(epochs=2)
     send(source)
     source = finished(source)
@@ -38,7 +42,9 @@ def test_an_experiment_starts_from_a_finished_runs_weights_on_other_classes(cele
 
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("experiment_create"), form_data(other, init_from=source.pk, transfer_mode="lower_backbone_lr"))
+        response = client.post(
+            reverse("experiment_create"), form_data(other, init_from=source.pk, transfer_mode="lower_backbone_lr")
+        )
     assert response.status_code == 302, response.context["form"].errors
     target = Experiment.objects.exclude(pk=source.pk).get()
     assert target.init_from == source

@@ -1,4 +1,5 @@
 """End to end through a real Celery worker process, real Redis and the real channel layer."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,9 @@ async def test_an_experiment_trains_on_the_worker_and_streams_every_epoch(celery
 
     experiment = await database_sync_to_async(Experiment.objects.get)(pk=experiment.pk)
     assert experiment.status == Status.SUCCEEDED, experiment.error
-    rows = await database_sync_to_async(lambda: [r.to_dict() for r in EpochMetric.objects.filter(experiment=experiment)])()
+    rows = await database_sync_to_async(
+        lambda: [r.to_dict() for r in EpochMetric.objects.filter(experiment=experiment)]
+    )()
     assert [r["epoch"] for r in rows] == [1, 2]
     streamed = [m["metrics"] for m in messages if m["type"] == "epoch"]
     assert streamed == rows  # the same values the page would have loaded from the database

@@ -1,4 +1,5 @@
 """The workers page: who is online, on what device, serving which queues, running what."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,9 @@ def test_it_requires_sign_in(client):
     assert client.get(reverse("workers")).status_code == 302
 
 
-def test_it_lists_the_online_worker_with_its_device_queues_and_current_experiment(client, celery_worker, make_experiment, owner, outsider):
+def test_it_lists_the_online_worker_with_its_device_queues_and_current_experiment(
+    client, celery_worker, make_experiment, owner, outsider
+):
     experiment = make_experiment(epochs=1000)
     send(experiment)
     wait_until(lambda: Experiment.objects.get(pk=experiment.pk).status == Status.RUNNING, message="the run to start")
@@ -34,4 +37,6 @@ def test_it_lists_the_online_worker_with_its_device_queues_and_current_experimen
         assert "another team's experiment" in html
     finally:
         Experiment.objects.get(pk=experiment.pk).request_cancel()
-        wait_until(lambda: Experiment.objects.get(pk=experiment.pk).status == Status.CANCELLED, message="the run to stop")
+        wait_until(
+            lambda: Experiment.objects.get(pk=experiment.pk).status == Status.CANCELLED, message="the run to stop"
+        )

@@ -1,4 +1,5 @@
 """Small real image folders and recording callbacks for the training library's tests."""
+
 from __future__ import annotations
 
 import random
@@ -13,8 +14,17 @@ from training import Callback, EpochMetrics, FitResult, FitStart
 from training.callbacks import BatchProgress
 
 # Small enough that one epoch of the small CNN takes a fraction of a second on one core.
-TINY = {"arch": "small_cnn", "depth": 2, "width": 8, "image_size": 16, "epochs": 1, "batch_size": 16,
-        "lr": 0.01, "device": "cpu", "seed": 0}
+TINY = {
+    "arch": "small_cnn",
+    "depth": 2,
+    "width": 8,
+    "image_size": 16,
+    "epochs": 1,
+    "batch_size": 16,
+    "lr": 0.01,
+    "device": "cpu",
+    "seed": 0,
+}
 
 COLORS = [(220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 30), (160, 40, 200), (30, 200, 200)]
 
@@ -32,8 +42,9 @@ def pattern_image(label: int, rng: random.Random, size: int = 16, mode: str = "R
     return img.convert(mode) if mode != "RGB" else img
 
 
-def write_pattern_folder(root: Path, classes: int = 3, per_class: int = 6, size: int = 16, seed: int = 0,
-                         modes: tuple[str, ...] = ("RGB",)) -> Path:
+def write_pattern_folder(
+    root: Path, classes: int = 3, per_class: int = 6, size: int = 16, seed: int = 0, modes: tuple[str, ...] = ("RGB",)
+) -> Path:
     """One folder per class; images cycle through `modes` (e.g. "L", "RGBA", "P") to mix file kinds."""
     rng = random.Random(seed)
     for c in range(classes):
@@ -56,7 +67,7 @@ def write_fixed_split(root: Path, source: Path, classes: list[str], counts: dict
             n = counts[split] if counts[split] >= 0 else len(files) - start
             folder = root / split / cls
             folder.mkdir(parents=True, exist_ok=True)
-            for f in files[start:start + n]:
+            for f in files[start : start + n]:
                 shutil.copy(f, folder / f.name)
             start += n
     return root
@@ -97,8 +108,11 @@ class Recorder(Callback):
         self.result = result
 
     def should_stop(self) -> bool:
-        return self.stop_at is not None and bool(self.batches) and (
-            (self.batches[-1].epoch, self.batches[-1].batch) == self.stop_at)
+        return (
+            self.stop_at is not None
+            and bool(self.batches)
+            and ((self.batches[-1].epoch, self.batches[-1].batch) == self.stop_at)
+        )
 
 
 def comparable(history: list[EpochMetrics]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ Every operation has two forms with the same distribution of outcomes:
 All randomness of the batched form comes from the `torch.Generator` passed in, so an epoch's
 augmentations are a function of its seed (the engine derives one per epoch).
 """
+
 from __future__ import annotations
 
 import math
@@ -84,6 +85,7 @@ def register_op(name: str, description: str):
     def decorator(cls: type[AugmentOp]) -> type[AugmentOp]:
         OPS.add(name, cls(), description)
         return cls
+
     return decorator
 
 
@@ -349,8 +351,17 @@ def parse_spec(spec: str) -> list[tuple[str, float | None]]:
 
 def describe_ops() -> list[dict]:
     """The operations a custom spec may use, for help texts."""
-    return [{"name": e.name, "description": e.description, "default": e.obj.default,
-             "min": e.obj.low, "max": e.obj.high, "unit": e.obj.unit} for e in OPS.entries()]
+    return [
+        {
+            "name": e.name,
+            "description": e.description,
+            "default": e.obj.default,
+            "min": e.obj.low,
+            "max": e.obj.high,
+            "unit": e.obj.unit,
+        }
+        for e in OPS.entries()
+    ]
 
 
 class Augmenter:
@@ -384,13 +395,18 @@ class Augmenter:
 # --- presets --------------------------------------------------------------------------------------
 AUGMENTATIONS.add("none", "", "no augmentation")
 AUGMENTATIONS.add("light", "hflip", "random horizontal flips")
-AUGMENTATIONS.add("standard", "hflip,translate=0.125,rotate=10",
-                  "flips, random crop (translation) and a small rotation")
-AUGMENTATIONS.add("heavy", "hflip,translate=0.125,rotate=20,shear=10,color_jitter=0.3,erase=0.25",
-                  "standard plus more rotation, shear, color jitter and random erasing")
+AUGMENTATIONS.add(
+    "standard", "hflip,translate=0.125,rotate=10", "flips, random crop (translation) and a small rotation"
+)
+AUGMENTATIONS.add(
+    "heavy",
+    "hflip,translate=0.125,rotate=20,shear=10,color_jitter=0.3,erase=0.25",
+    "standard plus more rotation, shear, color jitter and random erasing",
+)
 AUGMENTATIONS.add("randaugment", "hflip,translate=0.125,randaugment=9", "flips, crop and torchvision's RandAugment")
-AUGMENTATIONS.add("trivialaugment", "hflip,translate=0.125,trivialaugment",
-                  "flips, crop and torchvision's TrivialAugment")
+AUGMENTATIONS.add(
+    "trivialaugment", "hflip,translate=0.125,trivialaugment", "flips, crop and torchvision's TrivialAugment"
+)
 AUGMENTATIONS.add("custom", None, "the operations listed in augment_ops")
 
 
@@ -403,13 +419,15 @@ def augmentation_spec(preset: str, custom_ops: str = "") -> str:
     return custom_ops if spec is None else spec
 
 
-def build_augmenter(preset: str, image_size: int, custom_ops: str = "",
-                    fill: Sequence[int] = Context.fill) -> Augmenter:
+def build_augmenter(
+    preset: str, image_size: int, custom_ops: str = "", fill: Sequence[int] = Context.fill
+) -> Augmenter:
     return Augmenter(augmentation_spec(preset, custom_ops), Context(image_size, tuple(int(v) for v in fill)))
 
 
-def augment_preview(images: Sequence[Image.Image], preset: str, n: int, image_size: int, seed: int = 0,
-                    custom_ops: str = "") -> list[list[Image.Image]]:
+def augment_preview(
+    images: Sequence[Image.Image], preset: str, n: int, image_size: int, seed: int = 0, custom_ops: str = ""
+) -> list[list[Image.Image]]:
     """N augmented versions of each image, exactly as the in-memory training path makes them.
 
     Images are converted and resized as training does (`data.to_rgb`, stretched to image_size).

@@ -1,4 +1,5 @@
 """Checkpoints written atomically and read with `torch.load(weights_only=True)`."""
+
 from __future__ import annotations
 
 import os

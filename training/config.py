@@ -1,6 +1,7 @@
 """The one training config schema: a typed dataclass whose field metadata drives validation,
 the web form and the command line. A saved experiment stores `config.to_dict()` in full.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,10 +38,21 @@ GROUPS = {
 }
 # What may differ between a checkpoint's config and the config that resumes it: the run's length, where
 # and how fast it runs, and when to stop. Anything else would make the resumed run a different experiment.
-RESUME_MAY_CHANGE = frozenset({
-    "epochs", "device", "precision", "channels_last", "data_loading", "memory_limit_mb", "num_workers",
-    "early_stopping", "patience", "min_delta", "restore_best_weights",
-})
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "epochs",
+        "device",
+        "precision",
+        "channels_last",
+        "data_loading",
+        "memory_limit_mb",
+        "num_workers",
+        "early_stopping",
+        "patience",
+        "min_delta",
+        "restore_best_weights",
+    }
+)
 
 
 class ConfigError(ValueError):
@@ -51,14 +63,30 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 
-def option(default: Any, label: str, group: str, help: str = "", *, min: float | None = None,
-           max: float | None = None, choices: Callable[[], list[str]] | list[str] | None = None,
-           advanced: bool = False) -> Any:
+def option(
+    default: Any,
+    label: str,
+    group: str,
+    help: str = "",
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: Callable[[], list[str]] | list[str] | None = None,
+    advanced: bool = False,
+) -> Any:
     """A config field with what a form or a validator needs to know about it."""
-    return field(default=default, metadata={
-        "label": label, "group": group, "help": help, "min": min, "max": max,
-        "choices": choices, "advanced": advanced,
-    })
+    return field(
+        default=default,
+        metadata={
+            "label": label,
+            "group": group,
+            "help": help,
+            "min": min,
+            "max": max,
+            "choices": choices,
+            "advanced": advanced,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -66,50 +94,101 @@ class TrainConfig:
     # Model
     arch: str = option("small_cnn", "Architecture", "model", choices=list_models)
     depth: int = option(3, "Depth (conv blocks)", "model", "small_cnn only", min=1, max=8, advanced=True)
-    width: int = option(32, "Width (channels of the first block)", "model", "small_cnn only", min=4, max=512, advanced=True)
-    batch_norm: bool = option(True, "Batch normalization", "model",
-                              "small_cnn, vgg11 and vgg16 can do without it; the others always use it", advanced=True)
+    width: int = option(
+        32, "Width (channels of the first block)", "model", "small_cnn only", min=4, max=512, advanced=True
+    )
+    batch_norm: bool = option(
+        True,
+        "Batch normalization",
+        "model",
+        "small_cnn, vgg11 and vgg16 can do without it; the others always use it",
+        advanced=True,
+    )
 
     # Transfer learning
-    pretrained: bool = option(False, "Start from ImageNet weights", "transfer",
-                              "read from the workers' local torch cache; not for small_cnn")
-    transfer_mode: str = option("full", "What trains", "transfer",
-                                "full: everything; feature_extract: only the new head; lower_backbone_lr: everything, "
-                                "the backbone slower; gradual_unfreeze: the head first, then one more stage from the "
-                                "top every few epochs. Needs pretrained weights or a run to start from",
-                                choices=list_transfer_modes)
-    backbone_lr_factor: float = option(0.1, "Backbone learning-rate factor", "transfer",
-                                       "lower_backbone_lr and gradual_unfreeze: the backbone's rate is lr times this",
-                                       min=0.0, max=1.0, advanced=True)
-    unfreeze_every: int = option(1, "Unfreeze a stage every (epochs)", "transfer", "gradual_unfreeze only",
-                                 min=1, max=100, advanced=True)
+    pretrained: bool = option(
+        False, "Start from ImageNet weights", "transfer", "read from the workers' local torch cache; not for small_cnn"
+    )
+    transfer_mode: str = option(
+        "full",
+        "What trains",
+        "transfer",
+        "full: everything; feature_extract: only the new head; lower_backbone_lr: everything, "
+        "the backbone slower; gradual_unfreeze: the head first, then one more stage from the "
+        "top every few epochs. Needs pretrained weights or a run to start from",
+        choices=list_transfer_modes,
+    )
+    backbone_lr_factor: float = option(
+        0.1,
+        "Backbone learning-rate factor",
+        "transfer",
+        "lower_backbone_lr and gradual_unfreeze: the backbone's rate is lr times this",
+        min=0.0,
+        max=1.0,
+        advanced=True,
+    )
+    unfreeze_every: int = option(
+        1, "Unfreeze a stage every (epochs)", "transfer", "gradual_unfreeze only", min=1, max=100, advanced=True
+    )
 
     # Data
     image_size: int = option(32, "Input size (pixels)", "data", "images are resized to size x size", min=4, max=1024)
-    resize: str = option("stretch", "Resize", "data",
-                         "stretch: the whole image, squeezed to a square; center_crop: the central square",
-                         choices=list_resize_modes, advanced=True)
-    normalization: str = option("auto", "Normalization", "data",
-                                "auto: ImageNet statistics for pretrained weights, the starting run's for a transfer "
-                                "from a checkpoint, else the dataset's own per-channel mean and std",
-                                choices=NORMALIZATIONS, advanced=True)
-    data_loading: str = option("auto", "Data path", "data",
-                               "memory: decoded once, augmented in batches on the GPU; stream: DataLoader workers; "
-                               "auto: memory when the decoded dataset fits in the memory limit",
-                               choices=DATA_LOADING, advanced=True)
-    memory_limit_mb: int = option(4096, "Memory limit for in-memory data (MB)", "data",
-                                  "decoded size above which auto streams the data", min=0, max=1_000_000, advanced=True)
+    resize: str = option(
+        "stretch",
+        "Resize",
+        "data",
+        "stretch: the whole image, squeezed to a square; center_crop: the central square",
+        choices=list_resize_modes,
+        advanced=True,
+    )
+    normalization: str = option(
+        "auto",
+        "Normalization",
+        "data",
+        "auto: ImageNet statistics for pretrained weights, the starting run's for a transfer "
+        "from a checkpoint, else the dataset's own per-channel mean and std",
+        choices=NORMALIZATIONS,
+        advanced=True,
+    )
+    data_loading: str = option(
+        "auto",
+        "Data path",
+        "data",
+        "memory: decoded once, augmented in batches on the GPU; stream: DataLoader workers; "
+        "auto: memory when the decoded dataset fits in the memory limit",
+        choices=DATA_LOADING,
+        advanced=True,
+    )
+    memory_limit_mb: int = option(
+        4096,
+        "Memory limit for in-memory data (MB)",
+        "data",
+        "decoded size above which auto streams the data",
+        min=0,
+        max=1_000_000,
+        advanced=True,
+    )
     num_workers: int = option(4, "Loader workers", "data", "stream path only", min=0, max=64, advanced=True)
 
     # Augmentation
     # No augmentation by default: flips and crops are wrong for some data (digits, text) and pay off only
     # in longer runs; the presets and the form's select offer them.
-    augmentation: str = option("none", "Augmentation", "augmentation",
-                               "training images only; custom uses the operations below", choices=list_augmentations)
-    augment_ops: str = option("translate=0.125,rotate=10", "Custom operations", "augmentation",
-                              "for custom: comma-separated operations with optional magnitudes, e.g. "
-                              "hflip,translate=0.125,rotate=15,shear=10,scale=0.1,crop=0.35,color_jitter=0.3,"
-                              "grayscale=0.1,erase=0.25,randaugment=9,trivialaugment,vflip", advanced=True)
+    augmentation: str = option(
+        "none",
+        "Augmentation",
+        "augmentation",
+        "training images only; custom uses the operations below",
+        choices=list_augmentations,
+    )
+    augment_ops: str = option(
+        "translate=0.125,rotate=10",
+        "Custom operations",
+        "augmentation",
+        "for custom: comma-separated operations with optional magnitudes, e.g. "
+        "hflip,translate=0.125,rotate=15,shear=10,scale=0.1,crop=0.35,color_jitter=0.3,"
+        "grayscale=0.1,erase=0.25,randaugment=9,trivialaugment,vflip",
+        advanced=True,
+    )
 
     # Optimization
     optimizer: str = option("adamw", "Optimizer", "optimizer", choices=list_optimizers)
@@ -117,58 +196,124 @@ class TrainConfig:
     momentum: float = option(0.9, "Momentum", "optimizer", "SGD and RMSprop", min=0.0, max=0.999, advanced=True)
     nesterov: bool = option(False, "Nesterov momentum", "optimizer", "SGD only", advanced=True)
     scheduler: str = option("cosine", "Learning-rate schedule", "optimizer", choices=list_schedulers)
-    warmup_epochs: float = option(0.0, "Warmup (epochs)", "optimizer",
-                                  "linear warmup from near zero; one-cycle: its rising phase", min=0.0, max=100.0,
-                                  advanced=True)
+    warmup_epochs: float = option(
+        0.0,
+        "Warmup (epochs)",
+        "optimizer",
+        "linear warmup from near zero; one-cycle: its rising phase",
+        min=0.0,
+        max=100.0,
+        advanced=True,
+    )
     lr_step_epochs: int = option(5, "Step every (epochs)", "optimizer", "step schedule", min=1, max=1000, advanced=True)
-    lr_gamma: float = option(0.1, "Decay factor", "optimizer", "step and plateau schedules: the rate is multiplied "
-                             "by this", min=0.001, max=0.99, advanced=True)
-    plateau_patience: int = option(2, "Plateau patience (epochs)", "optimizer",
-                                   "plateau schedule: epochs without a better validation loss before decaying",
-                                   min=0, max=100, advanced=True)
-    grad_clip: float = option(0.0, "Gradient clipping (max norm)", "optimizer", "0: off", min=0.0, max=1000.0,
-                              advanced=True)
+    lr_gamma: float = option(
+        0.1,
+        "Decay factor",
+        "optimizer",
+        "step and plateau schedules: the rate is multiplied by this",
+        min=0.001,
+        max=0.99,
+        advanced=True,
+    )
+    plateau_patience: int = option(
+        2,
+        "Plateau patience (epochs)",
+        "optimizer",
+        "plateau schedule: epochs without a better validation loss before decaying",
+        min=0,
+        max=100,
+        advanced=True,
+    )
+    grad_clip: float = option(
+        0.0, "Gradient clipping (max norm)", "optimizer", "0: off", min=0.0, max=1000.0, advanced=True
+    )
 
     # Regularization
-    weight_decay: float = option(5e-4, "Weight decay (L2)", "regularization",
-                                 "not on biases and normalization parameters; AdamW decouples it from the gradient",
-                                 min=0.0, max=1.0)
-    l1: float = option(0.0, "L1 penalty", "regularization",
-                       "adds l1 x the sum of absolute weights to the loss (not biases or normalization)",
-                       min=0.0, max=1.0, advanced=True)
-    dropout: float = option(0.0, "Dropout before the classifier", "regularization",
-                            "probability, 0 to disable; replaces the architecture's own (VGG 0.5, MobileNetV3 and "
-                            "EfficientNet 0.2, GoogLeNet 0.2, Inception-v3 0.5)", min=0.0, max=0.95)
+    weight_decay: float = option(
+        5e-4,
+        "Weight decay (L2)",
+        "regularization",
+        "not on biases and normalization parameters; AdamW decouples it from the gradient",
+        min=0.0,
+        max=1.0,
+    )
+    l1: float = option(
+        0.0,
+        "L1 penalty",
+        "regularization",
+        "adds l1 x the sum of absolute weights to the loss (not biases or normalization)",
+        min=0.0,
+        max=1.0,
+        advanced=True,
+    )
+    dropout: float = option(
+        0.0,
+        "Dropout before the classifier",
+        "regularization",
+        "probability, 0 to disable; replaces the architecture's own (VGG 0.5, MobileNetV3 and "
+        "EfficientNet 0.2, GoogLeNet 0.2, Inception-v3 0.5)",
+        min=0.0,
+        max=0.95,
+    )
 
     # Loss
     loss: str = option("cross_entropy", "Loss", "loss", "bce: one output, for two classes only", choices=list_losses)
     label_smoothing: float = option(0.0, "Label smoothing", "loss", "0.1 is common", min=0.0, max=0.5, advanced=True)
-    class_weights: str = option("none", "Class weights", "loss", "balanced: rare classes count more (imbalanced data)",
-                                choices=list_class_weightings, advanced=True)
+    class_weights: str = option(
+        "none",
+        "Class weights",
+        "loss",
+        "balanced: rare classes count more (imbalanced data)",
+        choices=list_class_weightings,
+        advanced=True,
+    )
 
     # Early stopping
-    early_stopping: bool = option(False, "Stop early", "early_stopping",
-                                  "end the run when the monitored metric stops improving (needs a validation split)")
+    early_stopping: bool = option(
+        False,
+        "Stop early",
+        "early_stopping",
+        "end the run when the monitored metric stops improving (needs a validation split)",
+    )
     monitor: str = option("val_loss", "Monitor", "early_stopping", "also picks the best epoch", choices=MONITORS)
-    monitor_mode: str = option("auto", "Better is", "early_stopping", "auto: lower loss, higher accuracy",
-                               choices=MODES, advanced=True)
-    patience: int = option(5, "Patience (epochs)", "early_stopping", "epochs without improvement before stopping",
-                           min=1, max=1000)
-    min_delta: float = option(0.0, "Minimum improvement", "early_stopping",
-                              "a change smaller than this does not count as better", min=0.0, max=1e6, advanced=True)
-    restore_best_weights: bool = option(True, "Restore the best weights", "early_stopping",
-                                        "with early stopping: test and keep the best epoch's weights, not the last's",
-                                        advanced=True)
+    monitor_mode: str = option(
+        "auto", "Better is", "early_stopping", "auto: lower loss, higher accuracy", choices=MODES, advanced=True
+    )
+    patience: int = option(
+        5, "Patience (epochs)", "early_stopping", "epochs without improvement before stopping", min=1, max=1000
+    )
+    min_delta: float = option(
+        0.0,
+        "Minimum improvement",
+        "early_stopping",
+        "a change smaller than this does not count as better",
+        min=0.0,
+        max=1e6,
+        advanced=True,
+    )
+    restore_best_weights: bool = option(
+        True,
+        "Restore the best weights",
+        "early_stopping",
+        "with early stopping: test and keep the best epoch's weights, not the last's",
+        advanced=True,
+    )
 
     # Training
     epochs: int = option(10, "Epochs", "training", min=1, max=1000)
     batch_size: int = option(64, "Batch size", "training", min=1, max=4096)
     device: str = option("auto", "Device", "training", "auto: CUDA when the worker has a GPU", choices=DEVICES)
-    precision: str = option("auto", "Precision", "training",
-                            "CUDA only (CPU runs in fp32): auto is bf16 where the GPU supports it, else fp16",
-                            choices=PRECISIONS, advanced=True)
-    channels_last: bool = option(True, "Channels-last memory format", "training", "CUDA only: faster convolutions",
-                                 advanced=True)
+    precision: str = option(
+        "auto",
+        "Precision",
+        "training",
+        "CUDA only (CPU runs in fp32): auto is bf16 where the GPU supports it, else fp16",
+        choices=PRECISIONS,
+        advanced=True,
+    )
+    channels_last: bool = option(
+        True, "Channels-last memory format", "training", "CUDA only: faster convolutions", advanced=True
+    )
     seed: int = option(0, "Random seed", "training", "same seed, same run on CPU", min=0, max=2**31 - 1, advanced=True)
 
     # --- construction and validation -------------------------------------------------------
@@ -274,9 +419,8 @@ def _coerce(value: Any, info: Mapping[str, Any]) -> Any:
             raise ValueError("must be a number") from None
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
-    elif kind is str:
-        if not isinstance(value, str):
-            raise ValueError("must be text")
+    elif kind is str and not isinstance(value, str):
+        raise ValueError("must be text")
     if info.get("min") is not None and value < info["min"]:
         raise ValueError(f"must be at least {info['min']:g}")
     if info.get("max") is not None and value > info["max"]:

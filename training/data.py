@@ -5,6 +5,7 @@ A dataset is an image folder: one sub-folder per class, optionally under `train/
 `test/` folders that fix the split. Otherwise the split is drawn per class (stratified) from a seed,
 so the same seed and fractions always give the same split.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,9 @@ def _scan(root: Path, classes: list[str]) -> list[Sample]:
     return samples
 
 
-def stratified_split(samples: list[Sample], val_fraction: float, test_fraction: float, seed: int
-                     ) -> tuple[list[Sample], list[Sample], list[Sample]]:
+def stratified_split(
+    samples: list[Sample], val_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
     """Split every class by the same fractions (at least one val/test image per class when asked)."""
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError("val and test fractions must be in [0, 1) and leave room for training")
@@ -76,13 +78,14 @@ def stratified_split(samples: list[Sample], val_fraction: float, test_fraction: 
         n_test = max(1, round(n * test_fraction)) if test_fraction > 0 and n >= 3 else 0
         n_val = max(1, round(n * val_fraction)) if val_fraction > 0 and n >= 3 else 0
         test += items[:n_test]
-        val += items[n_test:n_test + n_val]
-        train += items[n_test + n_val:]
+        val += items[n_test : n_test + n_val]
+        train += items[n_test + n_val :]
     return train, val, test
 
 
-def load_image_folder(root: str | Path, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                      seed: int = 0) -> Splits:
+def load_image_folder(
+    root: str | Path, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+) -> Splits:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no image folder at {root}")
@@ -160,8 +163,9 @@ def decoded_bytes(num_images: int, image_size: int) -> int:
     return num_images * 3 * image_size * image_size
 
 
-def decode(samples: list[Sample], image_size: int, resize: str = "stretch", threads: int | None = None
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(
+    samples: list[Sample], image_size: int, resize: str = "stretch", threads: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode and resize once into uint8 tensors (N, 3, H, W) and int64 labels (N,).
 
     Threads overlap the decoding (PIL releases the GIL while it decodes and resizes); every image
@@ -193,7 +197,7 @@ def channel_stats(images: torch.Tensor, chunk: int = 4096) -> Stats:
     total = torch.zeros(3, dtype=torch.float64)
     squares = torch.zeros(3, dtype=torch.float64)
     for start in range(0, len(images), chunk):
-        x = images[start:start + chunk].to(torch.float64).div_(255)
+        x = images[start : start + chunk].to(torch.float64).div_(255)
         total += x.sum(dim=(0, 2, 3))
         squares += x.square().sum(dim=(0, 2, 3))
     count = max(1, images.numel() // 3)
@@ -202,8 +206,9 @@ def channel_stats(images: torch.Tensor, chunk: int = 4096) -> Stats:
     return mean.tolist(), std.tolist()
 
 
-def compute_stats(samples: list[Sample], image_size: int = 64, max_images: int = 5000, seed: int = 0,
-                  resize: str = "stretch") -> Stats:
+def compute_stats(
+    samples: list[Sample], image_size: int = 64, max_images: int = 5000, seed: int = 0, resize: str = "stretch"
+) -> Stats:
     """A dataset's per-channel mean and std, from at most `max_images` of its images (a seeded sample).
 
     For the dataset pages to compute once and store; `fit(..., stats=...)` takes the stored values.

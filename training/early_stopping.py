@@ -1,4 +1,5 @@
 """The best epoch by a monitored metric, and early stopping when it stops improving."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -41,8 +42,10 @@ class EarlyStopping:
         return self.wait >= self.patience
 
     def reason(self, epoch: int) -> str:
-        return (f"{self.monitor} did not improve by more than {self.min_delta:g} for {self.wait} epochs "
-                f"(best {self.best:.4f} at epoch {self.best_epoch}); stopped after epoch {epoch}")
+        return (
+            f"{self.monitor} did not improve by more than {self.min_delta:g} for {self.wait} epochs "
+            f"(best {self.best:.4f} at epoch {self.best_epoch}); stopped after epoch {epoch}"
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)

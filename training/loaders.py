@@ -11,6 +11,7 @@ Both yield uint8 batches `(B, 3, S, S)` on the training device and int64 labels;
 normalizes them. Each epoch's shuffle and augmentations come from that epoch's seed, so a resumed
 run sees the same batches as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -94,7 +95,7 @@ class InMemoryBatches:
         order = torch.randperm(len(y), generator=gen).to(y.device)
         bs = min(self.batch_size, len(y))
         for step in range(self.train_steps()):
-            idx = order[step * bs:(step + 1) * bs]
+            idx = order[step * bs : (step + 1) * bs]
             batch = x[idx]
             if self.augmenter:
                 batch = self.augmenter(batch, gen)
@@ -103,7 +104,7 @@ class InMemoryBatches:
     def eval(self, split: str) -> Iterator[Batch]:
         x, y = self.splits[split]
         for start in range(0, len(y), self.batch_size):
-            yield x[start:start + self.batch_size], y[start:start + self.batch_size]
+            yield x[start : start + self.batch_size], y[start : start + self.batch_size]
 
     def train_images(self) -> torch.Tensor:
         return self.splits["train"][0]
@@ -157,9 +158,14 @@ class StreamingBatches:
         # paths train on the same batches. The generator then fixes every worker's seed.
         order = torch.randperm(len(dataset), generator=gen).tolist() if shuffle else range(len(dataset))
         return DataLoader(
-            dataset, batch_size=min(self.batch_size, max(1, len(dataset))), sampler=order,
-            drop_last=shuffle and len(dataset) >= self.batch_size, generator=gen, num_workers=self.num_workers,
-            pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.num_workers else None,
+            dataset,
+            batch_size=min(self.batch_size, max(1, len(dataset))),
+            sampler=order,
+            drop_last=shuffle and len(dataset) >= self.batch_size,
+            generator=gen,
+            num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if self.num_workers else None,
         )
 
     def _to_device(self, loader: DataLoader) -> Iterator[Batch]:

@@ -5,6 +5,7 @@ class weights) and the log-probabilities the evaluation reads. Validation and te
 plain negative log-likelihood of the true class, whatever the objective's smoothing and weights, so
 runs with different settings can be compared on one chart.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -1,4 +1,5 @@
 """Evaluation results from log-probabilities: the per-epoch summary and the final test report."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +10,10 @@ import torch.nn.functional as F
 
 def summary(log_probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """Loss (negative log-likelihood of the true class) and accuracy."""
-    return {"loss": F.nll_loss(log_probs, labels).item(),
-            "accuracy": (log_probs.argmax(1) == labels).float().mean().item()}
+    return {
+        "loss": F.nll_loss(log_probs, labels).item(),
+        "accuracy": (log_probs.argmax(1) == labels).float().mean().item(),
+    }
 
 
 def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -27,12 +30,21 @@ def per_class(confusion: torch.Tensor, classes: list[str]) -> list[dict[str, Any
     recall = torch.where(support > 0, tp / support.clamp_min(1), torch.zeros_like(tp))
     denom = precision + recall
     f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp_min(1e-12), torch.zeros_like(tp))
-    return [{"class": name, "precision": precision[i].item(), "recall": recall[i].item(), "f1": f1[i].item(),
-             "support": int(support[i].item())} for i, name in enumerate(classes)]
+    return [
+        {
+            "class": name,
+            "precision": precision[i].item(),
+            "recall": recall[i].item(),
+            "f1": f1[i].item(),
+            "support": int(support[i].item()),
+        }
+        for i, name in enumerate(classes)
+    ]
 
 
-def classification_report(log_probs: torch.Tensor, labels: torch.Tensor, classes: list[str],
-                          paths: list[str]) -> dict[str, Any]:
+def classification_report(
+    log_probs: torch.Tensor, labels: torch.Tensor, classes: list[str], paths: list[str]
+) -> dict[str, Any]:
     """Everything the results page shows; JSON-serializable.
 
     accuracy, loss, top5_accuracy (more than 5 classes), macro_f1, confusion_matrix (rows true,

@@ -11,6 +11,7 @@ GoogLeNet), a stride-1 first conv (MobileNetV3, EfficientNet), and a 512-wide li
 pooled features instead of the 7x7x512 -> 4096 -> 4096 classifier (VGG). Pretrained models keep the
 ImageNet stems their weights were trained with; they need at least 32 pixels (Inception-v3: 75).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -30,17 +31,32 @@ SMALL_INPUT = 96  # below this many pixels, models trained from scratch get thei
 IMAGENET_CLASSES = 1000
 
 
-def register_model(name: str, description: str = "", min_input_size: int = 8, *, min_pretrained_input_size: int = 32,
-                   weights: str | dict[bool, str] | None = None, batch_norm_optional: bool = False,
-                   input_size: int = 224, **info: Any) -> Callable[[ModelBuilder], ModelBuilder]:
+def register_model(
+    name: str,
+    description: str = "",
+    min_input_size: int = 8,
+    *,
+    min_pretrained_input_size: int = 32,
+    weights: str | dict[bool, str] | None = None,
+    batch_norm_optional: bool = False,
+    input_size: int = 224,
+    **info: Any,
+) -> Callable[[ModelBuilder], ModelBuilder]:
     """Register a builder `fn(num_classes, image_size, pretrained=False, **options) -> nn.Module`.
 
     weights: the torchvision weights enum name, or one per batch-norm setting ({True: ..., False: ...});
     input_size: the size the pretrained weights were trained at (a recommendation for transfer).
     """
-    return MODELS.register(name, description, min_input_size=min_input_size,
-                           min_pretrained_input_size=min_pretrained_input_size, weights=weights,
-                           batch_norm_optional=batch_norm_optional, input_size=input_size, **info)
+    return MODELS.register(
+        name,
+        description,
+        min_input_size=min_input_size,
+        min_pretrained_input_size=min_pretrained_input_size,
+        weights=weights,
+        batch_norm_optional=batch_norm_optional,
+        input_size=input_size,
+        **info,
+    )
 
 
 def list_models() -> list[str]:
@@ -71,8 +87,9 @@ def pretrained_weights_available(arch: str, batch_norm: bool = True) -> tuple[bo
     return weights_available(name)
 
 
-def create_model(name: str, num_classes: int, image_size: int = 32, *, pretrained: bool = False,
-                 **options: Any) -> nn.Module:
+def create_model(
+    name: str, num_classes: int, image_size: int = 32, *, pretrained: bool = False, **options: Any
+) -> nn.Module:
     """Build `name` with a head of `num_classes` outputs.
 
     pretrained: load ImageNet weights from the local torch cache (PretrainedWeightsMissing when the
@@ -169,8 +186,16 @@ def _drop_auxiliary_classifiers(model: nn.Module) -> None:
 class SmallCNN(nn.Module):
     """Conv blocks (conv 3x3, optional batch norm, ReLU, 2x2 max pool) doubling the width, then a linear head."""
 
-    def __init__(self, num_classes: int, image_size: int, depth: int = 3, width: int = 32,
-                 batch_norm: bool = True, dropout: float = 0.0, in_channels: int = 3) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        image_size: int,
+        depth: int = 3,
+        width: int = 32,
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels, size = in_channels, image_size
@@ -192,10 +217,22 @@ class SmallCNN(nn.Module):
         return self.head(self.pool(self.features(x)))
 
 
-@register_model("small_cnn", "Small configurable CNN (depth, width, batch norm, dropout)", min_input_size=4,
-                batch_norm_optional=True, input_size=32)
-def small_cnn(num_classes: int, image_size: int, depth: int = 3, width: int = 32, batch_norm: bool = True,
-              dropout: float = 0.0, **_: object) -> nn.Module:
+@register_model(
+    "small_cnn",
+    "Small configurable CNN (depth, width, batch norm, dropout)",
+    min_input_size=4,
+    batch_norm_optional=True,
+    input_size=32,
+)
+def small_cnn(
+    num_classes: int,
+    image_size: int,
+    depth: int = 3,
+    width: int = 32,
+    batch_norm: bool = True,
+    dropout: float = 0.0,
+    **_: object,
+) -> nn.Module:
     return SmallCNN(num_classes, image_size, depth=depth, width=width, batch_norm=batch_norm, dropout=dropout)
 
 
@@ -226,32 +263,54 @@ class SmallInputVGG(nn.Module):
         return self.classifier(self.avgpool(self.features(x)))
 
 
-def _vgg(layout: str, num_classes: int, image_size: int, pretrained: bool, batch_norm: bool,
-         dropout: float) -> nn.Module:
+def _vgg(
+    layout: str, num_classes: int, image_size: int, pretrained: bool, batch_norm: bool, dropout: float
+) -> nn.Module:
     features = tvm.vgg.make_layers(tvm.vgg.cfgs[layout], batch_norm=batch_norm)
     if not pretrained and image_size < SMALL_INPUT:
         return SmallInputVGG(features, num_classes, dropout)
     return tvm.VGG(features, num_classes=num_classes, dropout=dropout, init_weights=not pretrained)
 
 
-@register_model("vgg11", "VGG-11 (batch norm optional; 512-wide head below 96 pixels)", min_input_size=32,
-                weights={True: "VGG11_BN_Weights.IMAGENET1K_V1", False: "VGG11_Weights.IMAGENET1K_V1"},
-                batch_norm_optional=True)
-def vgg11(num_classes: int, image_size: int, pretrained: bool = False, batch_norm: bool = True,
-          dropout: float = 0.0, **_: object) -> nn.Module:
+@register_model(
+    "vgg11",
+    "VGG-11 (batch norm optional; 512-wide head below 96 pixels)",
+    min_input_size=32,
+    weights={True: "VGG11_BN_Weights.IMAGENET1K_V1", False: "VGG11_Weights.IMAGENET1K_V1"},
+    batch_norm_optional=True,
+)
+def vgg11(
+    num_classes: int,
+    image_size: int,
+    pretrained: bool = False,
+    batch_norm: bool = True,
+    dropout: float = 0.0,
+    **_: object,
+) -> nn.Module:
     return _vgg("A", num_classes, image_size, pretrained, batch_norm, dropout)
 
 
-@register_model("vgg16", "VGG-16 (batch norm optional; 512-wide head below 96 pixels)", min_input_size=32,
-                weights={True: "VGG16_BN_Weights.IMAGENET1K_V1", False: "VGG16_Weights.IMAGENET1K_V1"},
-                batch_norm_optional=True)
-def vgg16(num_classes: int, image_size: int, pretrained: bool = False, batch_norm: bool = True,
-          dropout: float = 0.0, **_: object) -> nn.Module:
+@register_model(
+    "vgg16",
+    "VGG-16 (batch norm optional; 512-wide head below 96 pixels)",
+    min_input_size=32,
+    weights={True: "VGG16_BN_Weights.IMAGENET1K_V1", False: "VGG16_Weights.IMAGENET1K_V1"},
+    batch_norm_optional=True,
+)
+def vgg16(
+    num_classes: int,
+    image_size: int,
+    pretrained: bool = False,
+    batch_norm: bool = True,
+    dropout: float = 0.0,
+    **_: object,
+) -> nn.Module:
     return _vgg("D", num_classes, image_size, pretrained, batch_norm, dropout)
 
 
-def _resnet(builder: Callable[..., tvm.ResNet], num_classes: int, image_size: int, pretrained: bool,
-            dropout: float) -> nn.Module:
+def _resnet(
+    builder: Callable[..., tvm.ResNet], num_classes: int, image_size: int, pretrained: bool, dropout: float
+) -> nn.Module:
     model = builder(weights=None, num_classes=num_classes)
     if not pretrained and image_size < SMALL_INPUT:
         model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
@@ -263,48 +322,85 @@ def _resnet(builder: Callable[..., tvm.ResNet], num_classes: int, image_size: in
     return model
 
 
-@register_model("resnet18", "ResNet-18 (small-input stem below 96 pixels)", min_input_size=8,
-                weights="ResNet18_Weights.IMAGENET1K_V1")
-def resnet18(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0,
-             **_: object) -> nn.Module:
+@register_model(
+    "resnet18",
+    "ResNet-18 (small-input stem below 96 pixels)",
+    min_input_size=8,
+    weights="ResNet18_Weights.IMAGENET1K_V1",
+)
+def resnet18(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0, **_: object
+) -> nn.Module:
     return _resnet(tvm.resnet18, num_classes, image_size, pretrained, dropout)
 
 
-@register_model("resnet34", "ResNet-34 (small-input stem below 96 pixels)", min_input_size=8,
-                weights="ResNet34_Weights.IMAGENET1K_V1")
-def resnet34(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0,
-             **_: object) -> nn.Module:
+@register_model(
+    "resnet34",
+    "ResNet-34 (small-input stem below 96 pixels)",
+    min_input_size=8,
+    weights="ResNet34_Weights.IMAGENET1K_V1",
+)
+def resnet34(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0, **_: object
+) -> nn.Module:
     return _resnet(tvm.resnet34, num_classes, image_size, pretrained, dropout)
 
 
-@register_model("resnet50", "ResNet-50 (small-input stem below 96 pixels)", min_input_size=8,
-                weights="ResNet50_Weights.IMAGENET1K_V2")
-def resnet50(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0,
-             **_: object) -> nn.Module:
+@register_model(
+    "resnet50",
+    "ResNet-50 (small-input stem below 96 pixels)",
+    min_input_size=8,
+    weights="ResNet50_Weights.IMAGENET1K_V2",
+)
+def resnet50(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.0, **_: object
+) -> nn.Module:
     return _resnet(tvm.resnet50, num_classes, image_size, pretrained, dropout)
 
 
-@register_model("googlenet", "GoogLeNet / Inception-v1 (small-input stem below 96 pixels)", min_input_size=16,
-                weights="GoogLeNet_Weights.IMAGENET1K_V1")
-def googlenet(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2,
-              **_: object) -> nn.Module:
+@register_model(
+    "googlenet",
+    "GoogLeNet / Inception-v1 (small-input stem below 96 pixels)",
+    min_input_size=16,
+    weights="GoogLeNet_Weights.IMAGENET1K_V1",
+)
+def googlenet(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2, **_: object
+) -> nn.Module:
     # The pretrained weights came from Google's TensorFlow model, which expected inputs scaled to
     # [-1, 1]; transform_input converts ImageNet-normalized inputs to that, as torchvision does.
-    model = tvm.GoogLeNet(num_classes=num_classes, aux_logits=pretrained, transform_input=pretrained,
-                          init_weights=not pretrained, dropout=dropout)
+    model = tvm.GoogLeNet(
+        num_classes=num_classes,
+        aux_logits=pretrained,
+        transform_input=pretrained,
+        init_weights=not pretrained,
+        dropout=dropout,
+    )
     if not pretrained and image_size < SMALL_INPUT:
         model.conv1 = BasicConv2d(3, 64, kernel_size=3, stride=1, padding=1)
         model.maxpool1 = nn.Identity()
     return model
 
 
-@register_model("inception_v3", "Inception-v3 (needs at least 75 pixels; trained at 299)", min_input_size=75,
-                min_pretrained_input_size=75, weights="Inception_V3_Weights.IMAGENET1K_V1", input_size=299)
-def inception_v3(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.5,
-                 **_: object) -> nn.Module:
+@register_model(
+    "inception_v3",
+    "Inception-v3 (needs at least 75 pixels; trained at 299)",
+    min_input_size=75,
+    min_pretrained_input_size=75,
+    weights="Inception_V3_Weights.IMAGENET1K_V1",
+    input_size=299,
+)
+def inception_v3(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.5, **_: object
+) -> nn.Module:
     # Its stem has unpadded convolutions: 75 pixels is the least that leaves a feature map at the end.
-    return tvm.Inception3(num_classes=num_classes, aux_logits=pretrained, transform_input=pretrained,
-                          init_weights=not pretrained, dropout=dropout)
+    return tvm.Inception3(
+        num_classes=num_classes,
+        aux_logits=pretrained,
+        transform_input=pretrained,
+        init_weights=not pretrained,
+        dropout=dropout,
+    )
 
 
 def _stride_one_stem(model: nn.Module, image_size: int, pretrained: bool) -> nn.Module:
@@ -313,25 +409,43 @@ def _stride_one_stem(model: nn.Module, image_size: int, pretrained: bool) -> nn.
     return model
 
 
-@register_model("mobilenet_v3_small", "MobileNetV3-Small (stride-1 stem below 96 pixels)", min_input_size=16,
-                weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1")
-def mobilenet_v3_small(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2,
-                       **_: object) -> nn.Module:
-    return _stride_one_stem(tvm.mobilenet_v3_small(weights=None, num_classes=num_classes, dropout=dropout),
-                            image_size, pretrained)
+@register_model(
+    "mobilenet_v3_small",
+    "MobileNetV3-Small (stride-1 stem below 96 pixels)",
+    min_input_size=16,
+    weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+)
+def mobilenet_v3_small(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2, **_: object
+) -> nn.Module:
+    return _stride_one_stem(
+        tvm.mobilenet_v3_small(weights=None, num_classes=num_classes, dropout=dropout), image_size, pretrained
+    )
 
 
-@register_model("mobilenet_v3_large", "MobileNetV3-Large (stride-1 stem below 96 pixels)", min_input_size=16,
-                weights="MobileNet_V3_Large_Weights.IMAGENET1K_V2")
-def mobilenet_v3_large(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2,
-                       **_: object) -> nn.Module:
-    return _stride_one_stem(tvm.mobilenet_v3_large(weights=None, num_classes=num_classes, dropout=dropout),
-                            image_size, pretrained)
+@register_model(
+    "mobilenet_v3_large",
+    "MobileNetV3-Large (stride-1 stem below 96 pixels)",
+    min_input_size=16,
+    weights="MobileNet_V3_Large_Weights.IMAGENET1K_V2",
+)
+def mobilenet_v3_large(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2, **_: object
+) -> nn.Module:
+    return _stride_one_stem(
+        tvm.mobilenet_v3_large(weights=None, num_classes=num_classes, dropout=dropout), image_size, pretrained
+    )
 
 
-@register_model("efficientnet_b0", "EfficientNet-B0 (stride-1 stem below 96 pixels)", min_input_size=16,
-                weights="EfficientNet_B0_Weights.IMAGENET1K_V1")
-def efficientnet_b0(num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2,
-                    **_: object) -> nn.Module:
-    return _stride_one_stem(tvm.efficientnet_b0(weights=None, num_classes=num_classes, dropout=dropout),
-                            image_size, pretrained)
+@register_model(
+    "efficientnet_b0",
+    "EfficientNet-B0 (stride-1 stem below 96 pixels)",
+    min_input_size=16,
+    weights="EfficientNet_B0_Weights.IMAGENET1K_V1",
+)
+def efficientnet_b0(
+    num_classes: int, image_size: int, pretrained: bool = False, dropout: float = 0.2, **_: object
+) -> nn.Module:
+    return _stride_one_stem(
+        tvm.efficientnet_b0(weights=None, num_classes=num_classes, dropout=dropout), image_size, pretrained
+    )

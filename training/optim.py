@@ -13,6 +13,7 @@ run continue exactly, and it decides how a finished run is extended by more epoc
     one-cycle stretches its annealing phase over the new length; reduce-on-plateau carries on with
     its state (best value, patience count, the reductions made so far).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,9 @@ def list_schedulers() -> list[str]:
     return SCHEDULERS.names()
 
 
-def param_groups(model: nn.Module, config: TrainConfig, head: set[nn.Parameter] | None = None,
-                 backbone_lr_factor: float = 1.0) -> list[dict[str, Any]]:
+def param_groups(
+    model: nn.Module, config: TrainConfig, head: set[nn.Parameter] | None = None, backbone_lr_factor: float = 1.0
+) -> list[dict[str, Any]]:
     """Head and backbone, each with and without weight decay.
 
     No weight decay on biases and normalization parameters: decaying them only hurts (common practice).
@@ -57,13 +59,19 @@ def param_groups(model: nn.Module, config: TrainConfig, head: set[nn.Parameter] 
     out = []
     for (is_head, decay), params in groups.items():
         if params:
-            out.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0,
-                        "lr": config.lr * (1.0 if is_head else backbone_lr_factor)})
+            out.append(
+                {
+                    "params": params,
+                    "weight_decay": config.weight_decay if decay else 0.0,
+                    "lr": config.lr * (1.0 if is_head else backbone_lr_factor),
+                }
+            )
     return out
 
 
-def build_optimizer(config: TrainConfig, model: nn.Module, head: set[nn.Parameter] | None = None,
-                    backbone_lr_factor: float = 1.0) -> torch.optim.Optimizer:
+def build_optimizer(
+    config: TrainConfig, model: nn.Module, head: set[nn.Parameter] | None = None, backbone_lr_factor: float = 1.0
+) -> torch.optim.Optimizer:
     return OPTIMIZERS.get(config.optimizer)(param_groups(model, config, head, backbone_lr_factor), config)
 
 
@@ -90,8 +98,15 @@ def _rmsprop(params: list[dict], c: TrainConfig) -> torch.optim.Optimizer:
 class Schedule:
     """A per-step scheduler, a per-epoch one (reduce-on-plateau), or both, behind one interface."""
 
-    def __init__(self, per_step: LRScheduler | None = None, plateau: ReduceLROnPlateau | None = None, *,
-                 start_step: int = 0, per_step_until: int | None = None, plateau_from_epoch: int = 1) -> None:
+    def __init__(
+        self,
+        per_step: LRScheduler | None = None,
+        plateau: ReduceLROnPlateau | None = None,
+        *,
+        start_step: int = 0,
+        per_step_until: int | None = None,
+        plateau_from_epoch: int = 1,
+    ) -> None:
         self.per_step = per_step
         self.plateau = plateau
         self.step = start_step  # optimizer steps taken
@@ -117,8 +132,9 @@ class Schedule:
             self.plateau.load_state_dict(state)
 
 
-def build_schedule(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
-                   start_step: int = 0) -> Schedule:
+def build_schedule(
+    config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int, start_step: int = 0
+) -> Schedule:
     """The config's schedule, with the learning rates set for step `start_step` (0: a fresh run).
 
     When resuming (start_step > 0), call this after loading the optimizer's state: the schedulers
@@ -178,17 +194,31 @@ def _onecycle(optimizer: torch.optim.Optimizer, c: TrainConfig, steps_per_epoch:
     # Momentum cycles inversely to the rate (0.95 -> 0.85 -> 0.95), as Smith's recipe does, when the
     # optimizer has momentum or Adam's beta1 to cycle.
     cycle = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
-    return Schedule(OneCycleLR(optimizer, max_lr=max_lr, total_steps=total, pct_start=pct_start,
-                               cycle_momentum=cycle, last_epoch=start_step - 1))
+    return Schedule(
+        OneCycleLR(
+            optimizer,
+            max_lr=max_lr,
+            total_steps=total,
+            pct_start=pct_start,
+            cycle_momentum=cycle,
+            last_epoch=start_step - 1,
+        )
+    )
 
 
-@SCHEDULERS.register("plateau", "divide the rate by 1/lr_gamma when the validation loss stops improving "
-                                "for plateau_patience epochs")
+@SCHEDULERS.register(
+    "plateau", "divide the rate by 1/lr_gamma when the validation loss stops improving for plateau_patience epochs"
+)
 def _plateau(optimizer: torch.optim.Optimizer, c: TrainConfig, steps_per_epoch: int, start_step: int) -> Schedule:
     warmup = _warmup(c, steps_per_epoch)
     # The warmup's scheduler stops at the full rate; after it, only the plateau scheduler changes the rate
     # (and a resumed run past the warmup keeps the reduced rates its optimizer state holds).
     per_step = _lambda(optimizer, _with_warmup(lambda step: 1.0, warmup), start_step) if start_step < warmup else None
     plateau = ReduceLROnPlateau(optimizer, mode="min", factor=c.lr_gamma, patience=c.plateau_patience)
-    return Schedule(per_step, plateau, start_step=start_step, per_step_until=warmup,
-                    plateau_from_epoch=math.ceil(c.warmup_epochs) + 1)
+    return Schedule(
+        per_step,
+        plateau,
+        start_step=start_step,
+        per_step_until=warmup,
+        plateau_from_epoch=math.ceil(c.warmup_epochs) + 1,
+    )

@@ -5,6 +5,7 @@ torchvision's weights API would have downloaded it: `<torch hub dir>/checkpoints
 weights URL>`, where the hub dir is `$TORCH_HOME/hub` (default `~/.cache/torch/hub`). When it is not
 there, the run fails before any training, with a message naming the file, the folder and the URL.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,11 @@ def weights_file(weights_name: str) -> Path:
 
 def missing_message(weights_name: str) -> str:
     path = weights_file(weights_name)
-    return (f"pretrained weights {weights_name} are not in the local torch cache: put the file {path.name} "
-            f"in the folder {path.parent} (download it from {get_weight(weights_name).url} on a machine "
-            f"with internet, or set TORCH_HOME to a folder whose hub/checkpoints holds it)")
+    return (
+        f"pretrained weights {weights_name} are not in the local torch cache: put the file {path.name} "
+        f"in the folder {path.parent} (download it from {get_weight(weights_name).url} on a machine "
+        f"with internet, or set TORCH_HOME to a folder whose hub/checkpoints holds it)"
+    )
 
 
 def weights_available(weights_name: str) -> tuple[bool, str]:
@@ -49,4 +52,5 @@ def load_weights(weights_name: str) -> dict[str, torch.Tensor]:
     except Exception as exc:  # a truncated or foreign file: say which one, and what to do
         raise PretrainedWeightsMissing(
             f"could not read pretrained weights from {path} ({type(exc).__name__}: {exc}); "
-            f"replace it with the file from {get_weight(weights_name).url}") from exc
+            f"replace it with the file from {get_weight(weights_name).url}"
+        ) from exc

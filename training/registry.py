@@ -3,6 +3,7 @@
 Architectures, augmentation presets, optimizers, schedulers and presets each have one; code picks
 an entry by name through its registry, never through if/elif chains on strings.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

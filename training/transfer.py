@@ -5,6 +5,7 @@ A mode answers, for an epoch, how many backbone stages (counted from the top, se
 trains. The answer depends only on the epoch, so a resumed run freezes exactly what the
 uninterrupted one froze.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,8 +52,11 @@ def _lower_backbone_lr(epoch: int, stages: int, c: TrainConfig) -> Plan:
     return Plan(stages, c.backbone_lr_factor)
 
 
-@TRANSFER_MODES.register("gradual_unfreeze", "head first, then one more backbone stage from the top every "
-                                             "unfreeze_every epochs (ULMFiT), at lr x backbone_lr_factor")
+@TRANSFER_MODES.register(
+    "gradual_unfreeze",
+    "head first, then one more backbone stage from the top every "
+    "unfreeze_every epochs (ULMFiT), at lr x backbone_lr_factor",
+)
 def _gradual_unfreeze(epoch: int, stages: int, c: TrainConfig) -> Plan:
     return Plan(min(stages, (epoch - 1) // c.unfreeze_every), c.backbone_lr_factor)
 
@@ -73,7 +77,7 @@ def apply_freezing(model: nn.Module, trainable_stages: int) -> None:
         return
     model.requires_grad_(False)
     classifier_head(model)[1].requires_grad_(True)
-    for stage in stages[len(stages) - trainable_stages:]:
+    for stage in stages[len(stages) - trainable_stages :]:
         for module in stage:
             module.requires_grad_(True)
 
@@ -124,20 +128,24 @@ def load_init_from(model: nn.Module, path: str | Path, config: TrainConfig, clas
     head_path, _ = classifier_head(model)
     own = model.state_dict()
     head_keys = {k for k in own if k.startswith(head_path + ".")}
-    same_head = (state.get("classes") == classes
-                 and all(k in weights and weights[k].shape == own[k].shape for k in head_keys))
+    same_head = state.get("classes") == classes and all(
+        k in weights and weights[k].shape == own[k].shape for k in head_keys
+    )
     if not same_head:
         weights = {k: v for k, v in weights.items() if k not in head_keys}
     mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
     if mismatched:
         raise IncompatibleCheckpoint(
-            "image_size", f"{path} does not fit this model ({mismatched[0]} has another shape): the earlier run used "
-            f"image_size {source_config.get('image_size')} and its options (depth, width, batch_norm); use the same")
+            "image_size",
+            f"{path} does not fit this model ({mismatched[0]} has another shape): the earlier run used "
+            f"image_size {source_config.get('image_size')} and its options (depth, width, batch_norm); use the same",
+        )
     result = model.load_state_dict(weights, strict=False)
     missing = [k for k in result.missing_keys if k not in head_keys]
     if missing or result.unexpected_keys:
-        raise IncompatibleCheckpoint("arch", f"{path} does not fit this model: missing {missing[:3]}, "
-                                             f"unexpected {result.unexpected_keys[:3]}")
+        raise IncompatibleCheckpoint(
+            "arch", f"{path} does not fit this model: missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}"
+        )
     stats = (list(state["mean"]), list(state["std"])) if "mean" in state else None
     what = "new head for " + f"{len(classes)} classes" if not same_head else "its head kept (same classes)"
     return InitFrom(str(path), not same_head, stats, f"started from the weights in {path}, {what}")

@@ -1,4 +1,5 @@
 """ASGI entry point: Django for HTTP, Channels consumers for websockets."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The one Celery app, configured from Django settings (CELERY_* names)."""
+
 from __future__ import annotations
 
 import os

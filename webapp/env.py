@@ -1,4 +1,5 @@
 """Settings from environment variables: small readers that fail loudly on bad values."""
+
 from __future__ import annotations
 
 import os
@@ -60,7 +61,7 @@ def env_path(name: str, default: Path) -> Path:
 def redis_url_for_celery(url: str) -> str:
     """Kombu spells a Redis unix socket `redis+socket://`; redis-py and channels-redis say `unix://`."""
     if url.startswith("unix://"):
-        return "redis+socket://" + url[len("unix://"):]
+        return "redis+socket://" + url[len("unix://") :]
     return url
 
 

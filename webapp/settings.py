@@ -5,6 +5,7 @@ Modes (see README):
 - services: DATABASE_URL (PostgreSQL) and REDIS_URL point at running servers;
 - deployment: the same, plus SECRET_KEY, ALLOWED_HOSTS and shared storage paths.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -109,7 +110,11 @@ else:
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at the same time: wait for the lock, take it early.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
     # A file, not memory: worker processes started by the tests must see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
@@ -177,7 +182,10 @@ CHANNEL_LAYERS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": None,
 }
 
@@ -214,7 +222,9 @@ DATASET_MAX_RATIO = env_int("TRAINYARD_DATASET_MAX_RATIO", 200, 1)
 DATASET_MAX_PIXELS = env_int("TRAINYARD_DATASET_MAX_PIXELS", 40_000_000, 1)  # width x height of one image
 DATASET_MIN_IMAGES_PER_CLASS = env_int("TRAINYARD_DATASET_MIN_IMAGES_PER_CLASS", 5, 1)
 # Folders under which an admin may register a server folder as a dataset (shared storage mounts).
-DATASET_FOLDER_ROOTS = [Path(p).expanduser() for p in env_list("TRAINYARD_DATASET_FOLDER_ROOTS", [str(DATA_DIR / "server-datasets")])]
+DATASET_FOLDER_ROOTS = [
+    Path(p).expanduser() for p in env_list("TRAINYARD_DATASET_FOLDER_ROOTS", [str(DATA_DIR / "server-datasets")])
+]
 for _root in DATASET_FOLDER_ROOTS:
     if not _root.is_absolute():
         raise ImproperlyConfigured(f"TRAINYARD_DATASET_FOLDER_ROOTS: {str(_root)!r} must be an absolute path")

@@ -2,6 +2,7 @@
 
 No Django imports here: the test plugin uses this before Django loads its settings.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -45,13 +46,20 @@ def start(socket_path: Path, log_path: Path | None = None, timeout: float = 15.0
         socket_path.unlink()
     args = [
         redis_server_binary(),
-        "--port", "0",
-        "--unixsocket", str(socket_path),
-        "--unixsocketperm", "700",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", str(socket_path.parent),
-        "--logfile", str(log_path) if log_path else "",
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(socket_path.parent),
+        "--logfile",
+        str(log_path) if log_path else "",
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
 """Broker queue names. Experiments go to `gpu` or `cpu` by their device; dataset processing goes to
 `datasets`, served by its own small worker so an upload never waits behind a training run."""
+
 from __future__ import annotations
 
 from django.conf import settings

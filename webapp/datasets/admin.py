@@ -1,6 +1,7 @@
 """Datasets in the Django admin: add from any source, list with status/counts/version, re-validate,
 thumbnails per class and the health report on the change page. A dataset that experiments use keeps
 its data and split read-only, and deleting it shows Django's protected-objects page."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -16,9 +17,31 @@ from webapp.datasets.models import Dataset
 from webapp.datasets.validation import size_text
 
 SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
-COMPUTED = ("version", "source", "status", "stage", "progress", "error", "origin_text", "root", "archive",
-            "content_hash", "size", "num_images", "classes", "fixed_split", "mean", "std", "created_by",
-            "created_at", "processed_at", "usage", "split_table", "health_report", "thumbnails")
+COMPUTED = (
+    "version",
+    "source",
+    "status",
+    "stage",
+    "progress",
+    "error",
+    "origin_text",
+    "root",
+    "archive",
+    "content_hash",
+    "size",
+    "num_images",
+    "classes",
+    "fixed_split",
+    "mean",
+    "std",
+    "created_by",
+    "created_at",
+    "processed_at",
+    "usage",
+    "split_table",
+    "health_report",
+    "thumbnails",
+)
 
 
 @admin.register(Dataset)
@@ -41,8 +64,26 @@ class DatasetAdmin(admin.ModelAdmin):
         ("Thumbnails per class", {"fields": ["thumbnails"]}),
         ("Health report", {"fields": ["health_report"]}),
         ("Split", {"fields": [*SPLIT_SETTINGS, "fixed_split", "split_table"]}),
-        ("Data", {"fields": ["source", "origin_text", "root", "archive", "content_hash", "size", "num_images",
-                             "classes", "mean", "std", "created_by", "created_at", "processed_at"]}),
+        (
+            "Data",
+            {
+                "fields": [
+                    "source",
+                    "origin_text",
+                    "root",
+                    "archive",
+                    "content_hash",
+                    "size",
+                    "num_images",
+                    "classes",
+                    "mean",
+                    "std",
+                    "created_by",
+                    "created_at",
+                    "processed_at",
+                ]
+            },
+        ),
     ]
 
     # --- forms -----------------------------------------------------------------------------------
@@ -103,16 +144,23 @@ class DatasetAdmin(admin.ModelAdmin):
         if not flags:
             return "healthy" if obj.processed_at else "–"
         colors = {"problem": "#b42318", "warning": "#b54708"}
-        return format_html_join(", ", '<span style="color:{}" title="{}">{}</span>',
-                                ((colors[c["level"]], c["title"], c["tag"] or c["title"]) for c in flags))
+        return format_html_join(
+            ", ",
+            '<span style="color:{}" title="{}">{}</span>',
+            ((colors[c["level"]], c["title"], c["tag"] or c["title"]) for c in flags),
+        )
 
     @admin.action(description="Re-validate selected datasets (check every image again)")
     def revalidate(self, request, queryset) -> None:
         queued = [d for d in queryset if intake.revalidate(d)]
         skipped = queryset.count() - len(queued)
         if queued:
-            self.message_user(request, f"Queued {len(queued)} dataset{'s' if len(queued) > 1 else ''} for "
-                                       f"re-validation: {', '.join(str(d) for d in queued)}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Queued {len(queued)} dataset{'s' if len(queued) > 1 else ''} for "
+                f"re-validation: {', '.join(str(d) for d in queued)}.",
+                messages.SUCCESS,
+            )
         if skipped:
             self.message_user(request, f"Skipped {skipped} being processed right now.", messages.WARNING)
 
@@ -122,8 +170,10 @@ class DatasetAdmin(admin.ModelAdmin):
         used = obj.experiments.count()
         if not used:
             return "No experiment yet: its split settings can still change (the data is processed again)."
-        return (f"{used} experiment{'s' if used > 1 else ''}. Its data and split are locked, and it cannot be "
-                f"deleted; upload changed data under the name {obj.name!r} to make version {obj.version + 1}.")
+        return (
+            f"{used} experiment{'s' if used > 1 else ''}. Its data and split are locked, and it cannot be "
+            f"deleted; upload changed data under the name {obj.name!r} to make version {obj.version + 1}."
+        )
 
     @admin.display(description="Origin")
     def origin_text(self, obj: Dataset) -> str:
@@ -144,13 +194,17 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.display(description="Samples")
     def thumbnails(self, obj: Dataset) -> str:
         samples = presentation.sample_urls(obj, "admin:datasets_dataset_sample")
-        return (render_to_string("datasets/includes/admin_styles.html")
-                + render_to_string("datasets/includes/sample_grid.html", {"samples": samples, "thumb": 48}))
+        return render_to_string("datasets/includes/admin_styles.html") + render_to_string(
+            "datasets/includes/sample_grid.html", {"samples": samples, "thumb": 48}
+        )
 
     def get_urls(self):
         return [
-            path("<int:pk>/samples/<int:class_index>/<int:number>.png", self.admin_site.admin_view(self.sample_view),
-                 name="datasets_dataset_sample"),
+            path(
+                "<int:pk>/samples/<int:class_index>/<int:number>.png",
+                self.admin_site.admin_view(self.sample_view),
+                name="datasets_dataset_sample",
+            ),
             *super().get_urls(),
         ]
 

@@ -6,6 +6,7 @@ corrupt files fail here, not in the middle of a training run), checked against t
 before decoding (decompression bombs), and converted the way training converts them (`to_rgb`,
 `resize_image`), so the stored mean/std are what training would compute.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -94,13 +95,24 @@ def inspect_image(root: Path, planned: PlannedFile, limits: Limits) -> ImageFact
             reason = str(exc).split("\n")[0][:80]
             return "corrupt or truncated images", f"{name} ({reason})" if reason else name
     x = np.asarray(small, dtype=np.float64).reshape(-1, 3) / 255.0
-    return ImageFacts(target=planned.target, label=planned.label, split=planned.split,
-                      sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, mode=mode,
-                      format=fmt, bytes=len(data), sums=tuple(x.sum(0)), squares=tuple((x * x).sum(0)))
+    return ImageFacts(
+        target=planned.target,
+        label=planned.label,
+        split=planned.split,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=width,
+        height=height,
+        mode=mode,
+        format=fmt,
+        bytes=len(data),
+        sums=tuple(x.sum(0)),
+        squares=tuple((x * x).sum(0)),
+    )
 
 
-def inspect_all(root: Path, plan: LayoutPlan, limits: Limits,
-                progress: Callable[[int, int], None] = lambda done, total: None) -> list[ImageFacts]:
+def inspect_all(
+    root: Path, plan: LayoutPlan, limits: Limits, progress: Callable[[int, int], None] = lambda done, total: None
+) -> list[ImageFacts]:
     """Inspect every planned image (threads: PIL releases the GIL while it decodes); reject naming offenders."""
     problems = Problems()
     facts: list[ImageFacts] = []
@@ -126,16 +138,18 @@ def content_hash(facts: Sequence[ImageFacts]) -> str:
     return digest.hexdigest()
 
 
-def draw_split(facts: Sequence[ImageFacts], classes: list[str], fixed: bool, val_fraction: float,
-               test_fraction: float, seed: int) -> tuple[dict[str, list], dict[str, str]]:
+def draw_split(
+    facts: Sequence[ImageFacts], classes: list[str], fixed: bool, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[dict[str, list], dict[str, str]]:
     """The split as [target, class index] lists, and where each part comes from.
 
     Folders fix what they give; what they do not give is drawn, stratified, from train with the seed:
     train/ + test/ draws val from train; train/ alone draws both; no split folders draws both.
     """
     index = {c: i for i, c in enumerate(classes)}
-    samples = {s: sorted((f.target, index[f.label]) for f in facts if (f.split if fixed else "train") == s)
-               for s in SPLITS}
+    samples = {
+        s: sorted((f.target, index[f.label]) for f in facts if (f.split if fixed else "train") == s) for s in SPLITS
+    }
     origin = {s: ("folder" if fixed and samples[s] else "drawn") for s in SPLITS}
     if not fixed or (not samples["val"] and not samples["test"]):
         train, val, test = stratified_split(samples["train"], val_fraction, test_fraction, seed)
@@ -151,15 +165,18 @@ def draw_split(facts: Sequence[ImageFacts], classes: list[str], fixed: bool, val
     return manifest, origin
 
 
-def analyze(facts: list[ImageFacts], plan: LayoutPlan, limits: Limits, val_fraction: float,
-            test_fraction: float, seed: int) -> Analysis:
+def analyze(
+    facts: list[ImageFacts], plan: LayoutPlan, limits: Limits, val_fraction: float, test_fraction: float, seed: int
+) -> Analysis:
     """Everything the dataset page shows, from the inspected images; reject classes below the minimum."""
     classes = sorted({f.label for f in facts})
     class_counts = Counter(f.label for f in facts)
     small = [f"{c} ({class_counts[c]})" for c in classes if class_counts[c] < limits.min_per_class]
     if small:
-        raise DatasetRejected(f"Classes with fewer than {limits.min_per_class} images ({len(small)}): "
-                              f"{listing(small)}. Add images or leave those classes out.")
+        raise DatasetRejected(
+            f"Classes with fewer than {limits.min_per_class} images ({len(small)}): "
+            f"{listing(small)}. Add images or leave those classes out."
+        )
     if len(classes) < 2:
         raise DatasetRejected("A classifier needs at least two classes with images.")
 
@@ -184,10 +201,20 @@ def analyze(facts: list[ImageFacts], plan: LayoutPlan, limits: Limits, val_fract
         samples[c] = sorted(rng.sample(members, min(SAMPLES_PER_CLASS, len(members))))
 
     report = health_report(facts, classes, class_counts, split_counts, split_of, origin, plan)
-    return Analysis(classes=classes, class_counts={c: class_counts[c] for c in classes}, split_counts=split_counts,
-                    manifest=manifest, content_hash=content_hash(facts), mean=[round(float(v), 6) for v in mean],
-                    std=[round(float(v), 6) for v in std], size_bytes=sum(f.bytes for f in facts),
-                    num_images=len(facts), fixed_split=plan.fixed_split, samples=samples, report=report)
+    return Analysis(
+        classes=classes,
+        class_counts={c: class_counts[c] for c in classes},
+        split_counts=split_counts,
+        manifest=manifest,
+        content_hash=content_hash(facts),
+        mean=[round(float(v), 6) for v in mean],
+        std=[round(float(v), 6) for v in std],
+        size_bytes=sum(f.bytes for f in facts),
+        num_images=len(facts),
+        fixed_split=plan.fixed_split,
+        samples=samples,
+        report=report,
+    )
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -199,8 +226,15 @@ def _check(level: str, title: str, detail: str = "", tag: str = "") -> dict:
     return {"level": level, "title": title, "detail": detail, "tag": tag}
 
 
-def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Counter, split_counts: dict,
-                  split_of: dict[str, str], origin: dict[str, str], plan: LayoutPlan) -> dict:
+def health_report(
+    facts: list[ImageFacts],
+    classes: list[str],
+    class_counts: Counter,
+    split_counts: dict,
+    split_of: dict[str, str],
+    origin: dict[str, str],
+    plan: LayoutPlan,
+) -> dict:
     groups: dict[str, list[ImageFacts]] = defaultdict(list)
     for f in facts:
         groups[f.sha256].append(f)
@@ -210,8 +244,10 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
     conflicts = [g for g in duplicate_groups if len({f.label for f in g}) > 1]
 
     def examples(gs: list[list[ImageFacts]]) -> list[dict]:
-        return [{"files": [f.target for f in g], "splits": [split_of[f.target] for f in g],
-                 "labels": [f.label for f in g]} for g in gs[:EXAMPLES]]
+        return [
+            {"files": [f.target for f in g], "splits": [split_of[f.target] for f in g], "labels": [f.label for f in g]}
+            for g in gs[:EXAMPLES]
+        ]
 
     largest = max(classes, key=lambda c: (class_counts[c], c))
     smallest = min(classes, key=lambda c: (class_counts[c], c))
@@ -224,69 +260,129 @@ def health_report(facts: list[ImageFacts], classes: list[str], class_counts: Cou
     checks = []
     leaked_files = sum(len(g) for g in leaks)
     if leaks:
-        checks.append(_check("problem", f"{leaked_files} files are identical images in different splits (leakage)",
-                             "The model would be evaluated on images it trained on, so validation and test scores "
-                             "overstate it. Remove the copies. For example: "
-                             + listing([" = ".join(f.target for f in g) for g in leaks], 3), tag="leakage"))
+        checks.append(
+            _check(
+                "problem",
+                f"{leaked_files} files are identical images in different splits (leakage)",
+                "The model would be evaluated on images it trained on, so validation and test scores "
+                "overstate it. Remove the copies. For example: "
+                + listing([" = ".join(f.target for f in g) for g in leaks], 3),
+                tag="leakage",
+            )
+        )
     else:
         checks.append(_check("ok", "No image appears in more than one split"))
     if conflicts:
-        checks.append(_check("problem", f"{_count(len(conflicts), 'image appears', 'images appear')} under more "
-                             "than one label (identical files in different class folders)",
-                             listing([" = ".join(f.target for f in g) for g in conflicts], 3), tag="label conflicts"))
+        checks.append(
+            _check(
+                "problem",
+                f"{_count(len(conflicts), 'image appears', 'images appear')} under more "
+                "than one label (identical files in different class folders)",
+                listing([" = ".join(f.target for f in g) for g in conflicts], 3),
+                tag="label conflicts",
+            )
+        )
     extra = sum(len(g) - 1 for g in duplicate_groups)
     if duplicate_groups:
-        checks.append(_check("warning", f"{_count(extra, 'file is an exact copy', 'files are exact copies')} of "
-                             "another file",
-                             f"{len(duplicate_groups)} groups of identical files; copies weigh those images more "
-                             "in training. For example: " + listing([" = ".join(f.target for f in g)
-                                                                     for g in duplicate_groups], 3),
-                             tag="duplicates"))
+        checks.append(
+            _check(
+                "warning",
+                f"{_count(extra, 'file is an exact copy', 'files are exact copies')} of another file",
+                f"{len(duplicate_groups)} groups of identical files; copies weigh those images more "
+                "in training. For example: " + listing([" = ".join(f.target for f in g) for g in duplicate_groups], 3),
+                tag="duplicates",
+            )
+        )
     else:
         checks.append(_check("ok", "No duplicate files"))
     if ratio >= IMBALANCE_WARNING:
-        checks.append(_check("warning", f"Classes are imbalanced: {largest} has {ratio:.1f}× the images of {smallest}",
-                             "Accuracy will favor the large classes; look at per-class recall, and consider "
-                             "class weights in the loss or collecting more of the small classes.",
-                             tag=f"imbalanced {ratio:.1f}×"))
+        checks.append(
+            _check(
+                "warning",
+                f"Classes are imbalanced: {largest} has {ratio:.1f}× the images of {smallest}",
+                "Accuracy will favor the large classes; look at per-class recall, and consider "
+                "class weights in the loss or collecting more of the small classes.",
+                tag=f"imbalanced {ratio:.1f}×",
+            )
+        )
     else:
         checks.append(_check("ok", f"Classes are balanced (largest/smallest {ratio:.1f}×)"))
     for split in ("val", "test"):
-        few = [f"{c} ({split_counts[split][c]})" for c in classes
-               if sum(split_counts[split].values()) and split_counts[split][c] < FEW_EVAL_IMAGES]
+        few = [
+            f"{c} ({split_counts[split][c]})"
+            for c in classes
+            if sum(split_counts[split].values()) and split_counts[split][c] < FEW_EVAL_IMAGES
+        ]
         if few:
-            checks.append(_check("warning", f"Fewer than {FEW_EVAL_IMAGES} {'validation' if split == 'val' else 'test'} "
-                                 f"images in {_count(len(few), 'class', 'classes')}",
-                                 f"Per-class results on them are noisy: {listing(few)}.",
-                                 tag=f"few {split} images"))
+            checks.append(
+                _check(
+                    "warning",
+                    f"Fewer than {FEW_EVAL_IMAGES} {'validation' if split == 'val' else 'test'} "
+                    f"images in {_count(len(few), 'class', 'classes')}",
+                    f"Per-class results on them are noisy: {listing(few)}.",
+                    tag=f"few {split} images",
+                )
+            )
     if len(sizes) > 1:
-        checks.append(_check("info", f"Image sizes vary: {min(widths)}–{max(widths)} × {min(heights)}–{max(heights)} "
-                             "pixels", "Training resizes every image to the input size of the experiment."))
+        checks.append(
+            _check(
+                "info",
+                f"Image sizes vary: {min(widths)}–{max(widths)} × {min(heights)}–{max(heights)} pixels",
+                "Training resizes every image to the input size of the experiment.",
+            )
+        )
     if len(modes) > 1:
-        checks.append(_check("info", "Mixed image modes: " + ", ".join(f"{m} {n}" for m, n in modes.most_common()),
-                             "All are converted to RGB for training (grayscale repeated, transparency on white)."))
+        checks.append(
+            _check(
+                "info",
+                "Mixed image modes: " + ", ".join(f"{m} {n}" for m, n in modes.most_common()),
+                "All are converted to RGB for training (grayscale repeated, transparency on white).",
+            )
+        )
     if plan.unlisted:
-        checks.append(_check("warning", f"{len(plan.unlisted)} images are not listed in {plan.csv_name} and were "
-                             "left out", listing(plan.unlisted), tag="unlisted images"))
+        checks.append(
+            _check(
+                "warning",
+                f"{len(plan.unlisted)} images are not listed in {plan.csv_name} and were left out",
+                listing(plan.unlisted),
+                tag="unlisted images",
+            )
+        )
     if plan.ignored:
-        checks.append(_check("info", f"{_count(len(plan.ignored), 'file was', 'files were')} left out "
-                             "(system files and notes)",
-                             listing(plan.ignored)))
+        checks.append(
+            _check(
+                "info",
+                f"{_count(len(plan.ignored), 'file was', 'files were')} left out (system files and notes)",
+                listing(plan.ignored),
+            )
+        )
 
     distinct = sizes.most_common(SIZE_BINS)
     return {
-        "layout": plan.layout, "csv": plan.csv_name, "split_origin": origin,
-        "sizes": {"min": [min(widths), min(heights)], "max": [max(widths), max(heights)],
-                  "median": [int(statistics.median(widths)), int(statistics.median(heights))],
-                  "distinct": len(sizes), "counts": [[w, h, n] for (w, h), n in distinct],
-                  "counts_shown": sum(n for _, n in distinct)},
-        "modes": dict(modes.most_common()), "formats": dict(formats.most_common()),
+        "layout": plan.layout,
+        "csv": plan.csv_name,
+        "split_origin": origin,
+        "sizes": {
+            "min": [min(widths), min(heights)],
+            "max": [max(widths), max(heights)],
+            "median": [int(statistics.median(widths)), int(statistics.median(heights))],
+            "distinct": len(sizes),
+            "counts": [[w, h, n] for (w, h), n in distinct],
+            "counts_shown": sum(n for _, n in distinct),
+        },
+        "modes": dict(modes.most_common()),
+        "formats": dict(formats.most_common()),
         "duplicates": {"groups": len(duplicate_groups), "extra_files": extra, "examples": examples(duplicate_groups)},
         "leakage": {"groups": len(leaks), "files": leaked_files, "examples": examples(leaks)},
         "conflicts": {"groups": len(conflicts), "examples": examples(conflicts)},
-        "imbalance": {"ratio": round(ratio, 3), "largest": [largest, class_counts[largest]],
-                      "smallest": [smallest, class_counts[smallest]]},
-        "ignored": plan.ignored[:200], "ignored_count": len(plan.ignored),
-        "unlisted": plan.unlisted[:200], "unlisted_count": len(plan.unlisted),
+        "imbalance": {
+            "ratio": round(ratio, 3),
+            "largest": [largest, class_counts[largest]],
+            "smallest": [smallest, class_counts[smallest]],
+        },
+        "ignored": plan.ignored[:200],
+        "ignored_count": len(plan.ignored),
+        "unlisted": plan.unlisted[:200],
+        "unlisted_count": len(plan.unlisted),
         "checks": checks,
     }

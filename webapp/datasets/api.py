@@ -1,4 +1,5 @@
 """JSON API for datasets (session auth, CSRF on writes, team access through access.py)."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -23,8 +24,10 @@ def dataset_list(request: Request) -> Response:
     if not teams_of(request.user, write=True).exists():
         return Response({"error": "Viewers cannot upload datasets."}, status=status.HTTP_403_FORBIDDEN)
     if upload_too_large(request._request):
-        return Response({"error": f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}."},
-                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Response(
+            {"error": f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     data = request.POST.copy()
     for name, field in split_fields().items():  # optional in the API: the form's defaults
         data.setdefault(name, str(field.initial))
@@ -34,8 +37,9 @@ def dataset_list(request: Request) -> Response:
     try:
         dataset = form.save()
     except DatasetRejected as exc:
-        return Response({"errors": {"__all__": [{"message": str(exc), "code": "rejected"}]}},
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"errors": {"__all__": [{"message": str(exc), "code": "rejected"}]}}, status=status.HTTP_400_BAD_REQUEST
+        )
     return Response(dataset.to_dict(), status=status.HTTP_201_CREATED)
 
 
@@ -50,8 +54,16 @@ def dataset_status(request: Request, pk: int) -> Response:
     """What the page polls while a dataset is processed; a rejected upload answers with its message."""
     dataset, notice = dataset_or_rejection(request.user, pk)
     if notice is not None:
-        return Response({"id": pk, "status": "rejected", "status_label": "Rejected", "stage": "", "progress": 0,
-                         "error": notice["message"]})
+        return Response(
+            {
+                "id": pk,
+                "status": "rejected",
+                "status_label": "Rejected",
+                "stage": "",
+                "progress": 0,
+                "error": notice["message"],
+            }
+        )
     return Response(dataset.status_dict())
 
 
@@ -59,8 +71,10 @@ def dataset_status(request: Request, pk: int) -> Response:
 def augment_preview(request: Request, pk: int) -> Response:
     dataset = dataset_for(request.user, pk)
     if not dataset.is_ready:
-        return Response({"error": f"The dataset is {dataset.get_status_display().lower()}; previews need it ready."},
-                        status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"error": f"The dataset is {dataset.get_status_display().lower()}; previews need it ready."},
+            status=status.HTTP_409_CONFLICT,
+        )
     try:
         wanted = presentation.PreviewRequest.from_query(request.query_params, dataset.classes)
         return Response(presentation.preview(dataset, wanted))

@@ -7,6 +7,7 @@ the layout (image folders or a CSV). `extract` then writes exactly the planned f
 canonical place, counting the bytes it really writes: the sizes an archive declares are checked
 again as they are decompressed, so a lying header cannot get past the caps either.
 """
+
 from __future__ import annotations
 
 import re
@@ -107,11 +108,15 @@ def check_archive(fileobj: IO[bytes], limits: Limits) -> ArchiveCheck:
             if info.file_size >= limits.ratio_applies_from:
                 ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
                 if ratio > limits.max_ratio:
-                    problems.add(f"entries that unpack to more than {limits.max_ratio}× their packed size "
-                                 "(a zip bomb?)", f"{raw} ({ratio:,.0f}×)")
+                    problems.add(
+                        f"entries that unpack to more than {limits.max_ratio}× their packed size (a zip bomb?)",
+                        f"{raw} ({ratio:,.0f}×)",
+                    )
         if total > limits.max_bytes:
-            problems.add(f"more data than the limit of {size_text(limits.max_bytes)}",
-                         f"the archive would unpack to {size_text(total)}")
+            problems.add(
+                f"more data than the limit of {size_text(limits.max_bytes)}",
+                f"the archive would unpack to {size_text(total)}",
+            )
         problems.raise_if_any()
 
         names = list(entries)
@@ -121,8 +126,10 @@ def check_archive(fileobj: IO[bytes], limits: Limits) -> ArchiveCheck:
         else:
             info = entries[csv_name]
             if info.file_size > CSV_MAX_BYTES:
-                raise DatasetRejected(f"{csv_name} is {size_text(info.file_size)}; a labels CSV may be "
-                                      f"{size_text(CSV_MAX_BYTES)} at most.")
+                raise DatasetRejected(
+                    f"{csv_name} is {size_text(info.file_size)}; a labels CSV may be "
+                    f"{size_text(CSV_MAX_BYTES)} at most."
+                )
             plan = plan_csv(names, csv_name, _read_entry(zf, info, limits))
     used = {f.source: entries[f.source] for f in plan.files}
     return ArchiveCheck(plan=plan, entries=used, unpacked_bytes=sum(i.file_size for i in used.values()))
@@ -143,8 +150,13 @@ def safe_target(dest: Path, relative: str) -> Path:
     return target
 
 
-def extract(fileobj: IO[bytes], check: ArchiveCheck, dest: Path, limits: Limits,
-            progress: Callable[[int, int], None] = lambda done, total: None) -> None:
+def extract(
+    fileobj: IO[bytes],
+    check: ArchiveCheck,
+    dest: Path,
+    limits: Limits,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> None:
     """Write the planned files under dest at their canonical places, enforcing the caps while writing."""
     written = 0
     files = check.plan.files
@@ -160,11 +172,15 @@ def extract(fileobj: IO[bytes], check: ArchiveCheck, dest: Path, limits: Limits,
                         size += len(chunk)
                         written += len(chunk)
                         if size > info.file_size or written > limits.max_bytes:
-                            raise DatasetRejected(f"{planned.source}: the entry unpacks to more than the archive "
-                                                  "declares or than the size limit allows.")
+                            raise DatasetRejected(
+                                f"{planned.source}: the entry unpacks to more than the archive "
+                                "declares or than the size limit allows."
+                            )
                         out.write(chunk)
             except FileExistsError:
-                raise DatasetRejected(f"{planned.source}: two entries land on the same file ({planned.target}).") from None
+                raise DatasetRejected(
+                    f"{planned.source}: two entries land on the same file ({planned.target})."
+                ) from None
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 raise DatasetRejected(f"{planned.source}: the archive entry is corrupt ({exc}).") from None
             progress(number, len(files))

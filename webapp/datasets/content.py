@@ -11,8 +11,10 @@ Each host that trains keeps an extracted copy under settings.DATASET_CACHE_DIR/<
 from images.zip (atomically: extracted beside it, then renamed into place) and reused by every
 experiment on that host. Uploads in progress live in datasets/uploads/ until processed.
 """
+
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
@@ -177,7 +179,9 @@ def pack(folder: Path, targets: list[str], content_hash: str) -> str:
         Path(tmp).unlink(missing_ok=True)
 
 
-def save_samples(folder: Path, classes: list[str], samples: dict[str, list[str]], content_hash: str) -> dict[str, list[str]]:
+def save_samples(
+    folder: Path, classes: list[str], samples: dict[str, list[str]], content_hash: str
+) -> dict[str, list[str]]:
     """Downscaled copies of the sample images, in storage, so pages never need the whole dataset."""
     names: dict[str, list[str]] = {}
     for ci, cls in enumerate(classes):
@@ -197,8 +201,9 @@ def save_samples(folder: Path, classes: list[str], samples: dict[str, list[str]]
     return names
 
 
-def save_split(manifest: dict, classes: list[str], content_hash: str, seed: int, val_fraction: float,
-               test_fraction: float) -> str:
+def save_split(
+    manifest: dict, classes: list[str], content_hash: str, seed: int, val_fraction: float, test_fraction: float
+) -> str:
     name = split_name(content_hash, seed, val_fraction, test_fraction)
     if not storage().exists(name):
         body = json.dumps({"classes": classes, **manifest}, separators=(",", ":")).encode()
@@ -238,7 +243,5 @@ def _delete_tree(prefix: str) -> None:
         storage().delete(f"{prefix}/{f}")
     for d in folders:
         _delete_tree(f"{prefix}/{d}")
-    try:  # local storage leaves empty folders behind; remove ours
+    with contextlib.suppress(NotImplementedError, OSError):  # local storage leaves empty folders behind
         os.rmdir(storage().path(prefix))
-    except (NotImplementedError, OSError):
-        pass

@@ -1,5 +1,6 @@
 """The demo dataset, made without any download: scikit-learn's bundled handwritten digits
 (1,797 grayscale 8x8 images, 10 classes) written as an ordinary image folder."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The upload form (team pages and API) and the admin's add form, sharing their checks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,10 @@ from webapp.datasets.torchvision_import import choices as torchvision_choices
 from webapp.datasets.validation import DatasetRejected, Limits, size_text
 from webapp.teams.access import teams_of
 
-ARCHIVE_HELP = ("A .zip with one folder per class (cats/001.png …), optionally inside train/, val/ and test/ "
-                "folders that fix the split; or images plus one CSV file of filename,label[,split] rows.")
+ARCHIVE_HELP = (
+    "A .zip with one folder per class (cats/001.png …), optionally inside train/, val/ and test/ "
+    "folders that fix the split; or images plus one CSV file of filename,label[,split] rows."
+)
 MAX_EVAL_FRACTION = 0.9  # at least a tenth of the images stays for training
 
 
@@ -37,28 +40,49 @@ class SplitFieldsMixin:
     def clean_split(self, cleaned: dict[str, Any]) -> None:
         val, test = cleaned.get("val_fraction"), cleaned.get("test_fraction")
         if val is not None and test is not None and val + test > MAX_EVAL_FRACTION:
-            self.add_error("test_fraction", f"Validation and test together may take at most {MAX_EVAL_FRACTION:.0%} "
-                                            "of the images; the rest is for training.")
+            self.add_error(
+                "test_fraction",
+                f"Validation and test together may take at most {MAX_EVAL_FRACTION:.0%} "
+                "of the images; the rest is for training.",
+            )
 
     def clean_name_in_team(self, cleaned: dict[str, Any]) -> None:
         team, name = cleaned.get("team"), cleaned.get("name")
         if team is not None and name:
             busy = intake.busy_version(team, name)
             if busy is not None:
-                self.add_error("name", f"Version {busy.version} of {name} is still being processed; wait until it "
-                                       "is ready before uploading another version.")
+                self.add_error(
+                    "name",
+                    f"Version {busy.version} of {name} is still being processed; wait until it "
+                    "is ready before uploading another version.",
+                )
 
 
 def split_fields() -> dict[str, forms.Field]:
     return {
-        "split_seed": forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label="Split seed",
-                                         help_text="the same seed always draws the same split"),
-        "val_fraction": forms.FloatField(min_value=0, max_value=MAX_EVAL_FRACTION, initial=0.15,
-                                         label="Validation fraction", widget=forms.NumberInput(attrs={"step": "0.01"}),
-                                         help_text="of each class, when the archive has no val/ folder"),
-        "test_fraction": forms.FloatField(min_value=0, max_value=MAX_EVAL_FRACTION, initial=0.15,
-                                          label="Test fraction", widget=forms.NumberInput(attrs={"step": "0.01"}),
-                                          help_text="of each class, when the archive has no test/ folder"),
+        "split_seed": forms.IntegerField(
+            min_value=0,
+            max_value=2**31 - 1,
+            initial=0,
+            label="Split seed",
+            help_text="the same seed always draws the same split",
+        ),
+        "val_fraction": forms.FloatField(
+            min_value=0,
+            max_value=MAX_EVAL_FRACTION,
+            initial=0.15,
+            label="Validation fraction",
+            widget=forms.NumberInput(attrs={"step": "0.01"}),
+            help_text="of each class, when the archive has no val/ folder",
+        ),
+        "test_fraction": forms.FloatField(
+            min_value=0,
+            max_value=MAX_EVAL_FRACTION,
+            initial=0.15,
+            label="Test fraction",
+            widget=forms.NumberInput(attrs={"step": "0.01"}),
+            help_text="of each class, when the archive has no test/ folder",
+        ),
     }
 
 
@@ -66,8 +90,11 @@ class UploadForm(SplitFieldsMixin, forms.Form):
     team = forms.ModelChoiceField(queryset=None, empty_label=None)
     name = forms.CharField(max_length=200, help_text="an existing name of the team makes a new version of it")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    archive = forms.FileField(label="Zip archive", help_text=ARCHIVE_HELP,
-                              widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}))
+    archive = forms.FileField(
+        label="Zip archive",
+        help_text=ARCHIVE_HELP,
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
 
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -90,33 +117,54 @@ class UploadForm(SplitFieldsMixin, forms.Form):
 
     def save(self) -> Dataset:
         data = self.cleaned_data
-        dataset = Dataset(team=data["team"], name=data["name"], description=data["description"],
-                          split_seed=data["split_seed"], val_fraction=data["val_fraction"],
-                          test_fraction=data["test_fraction"], created_by=self.user)
+        dataset = Dataset(
+            team=data["team"],
+            name=data["name"],
+            description=data["description"],
+            split_seed=data["split_seed"],
+            val_fraction=data["val_fraction"],
+            test_fraction=data["test_fraction"],
+            created_by=self.user,
+        )
         return intake.start_upload(dataset, data["archive"], self.check)
 
 
 class Source:
     UPLOAD, FOLDER, TORCHVISION = "upload", "folder", "torchvision"
-    CHOICES = [(UPLOAD, "Zip archive (image folders, or images + CSV)"), (FOLDER, "Folder on the server"),
-               (TORCHVISION, "torchvision dataset from its original files")]
+    CHOICES = [
+        (UPLOAD, "Zip archive (image folders, or images + CSV)"),
+        (FOLDER, "Folder on the server"),
+        (TORCHVISION, "torchvision dataset from its original files"),
+    ]
 
 
 class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
     """The admin's add form: one dataset from any source."""
 
-    add_source = forms.ChoiceField(label="Source", choices=Source.CHOICES, initial=Source.UPLOAD,
-                                   widget=forms.RadioSelect)
+    add_source = forms.ChoiceField(
+        label="Source", choices=Source.CHOICES, initial=Source.UPLOAD, widget=forms.RadioSelect
+    )
     # Not "archive": that is the model field holding the packed images' storage name.
     zip_archive = forms.FileField(required=False, label="Zip archive", help_text=ARCHIVE_HELP)
-    folder = forms.CharField(required=False, label="Server folder", widget=forms.TextInput(attrs={"class": "vTextField"}),
-                             help_text="an absolute path under one of TRAINYARD_DATASET_FOLDER_ROOTS; read in place")
+    folder = forms.CharField(
+        required=False,
+        label="Server folder",
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text="an absolute path under one of TRAINYARD_DATASET_FOLDER_ROOTS; read in place",
+    )
     torchvision = forms.ChoiceField(required=False, label="torchvision dataset", choices=[])
-    torchvision_folder = forms.CharField(required=False, label="Folder with its original files",
-                                         widget=forms.TextInput(attrs={"class": "vTextField"}),
-                                         help_text="empty: TRAINYARD_TORCHVISION_DIR")
-    download = forms.BooleanField(required=False, initial=True, label="Download the files when they are missing",
-                                  help_text="needs internet on the dataset worker")
+    torchvision_folder = forms.CharField(
+        required=False,
+        label="Folder with its original files",
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text="empty: TRAINYARD_TORCHVISION_DIR",
+    )
+    download = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Download the files when they are missing",
+        help_text="needs internet on the dataset worker",
+    )
 
     class Meta:
         model = Dataset

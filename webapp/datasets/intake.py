@@ -4,6 +4,7 @@ Forms (the upload page, the API, the admin) call these with an unsaved Dataset t
 name, description, split settings and creator; each sets the source's fields, gives the next version
 number of that name, saves, and sends the processing task once the transaction commits.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -39,17 +40,23 @@ def _create(dataset: Dataset, queue: bool = True, attempts: int = 3) -> Dataset:
                     transaction.on_commit(partial(send, dataset.pk))
             return dataset
         except IntegrityError as exc:  # two uploads of one name took the same version number: take the next
-            print("INTEGRITY", exc); dataset.pk = None
+            print("INTEGRITY", exc)
+            dataset.pk = None
             if attempt == attempts - 1:
-                raise DatasetRejected(f"Other versions of {dataset.name} are being started at the same moment; "
-                                      "submit again.") from None
+                raise DatasetRejected(
+                    f"Other versions of {dataset.name} are being started at the same moment; submit again."
+                ) from None
     raise AssertionError("unreachable")
 
 
 def start_upload(dataset: Dataset, archive: UploadedFile, check: ArchiveCheck, queue: bool = True) -> Dataset:
     dataset.source = DatasetSource.UPLOAD
-    dataset.origin = {"filename": archive.name, "layout": check.plan.layout, "csv": check.plan.csv_name,
-                      "images": len(check.plan.files)}
+    dataset.origin = {
+        "filename": archive.name,
+        "layout": check.plan.layout,
+        "csv": check.plan.csv_name,
+        "images": len(check.plan.files),
+    }
     # Stored before the row exists, outside the transaction (a big file must not hold the database lock);
     # removed again if the row cannot be made.
     dataset.upload.save(archive.name, archive, save=False)
@@ -68,8 +75,10 @@ def check_folder(text: str) -> Path:
     resolved = path.resolve()
     roots = [Path(r).resolve() for r in settings.DATASET_FOLDER_ROOTS]
     if not any(resolved.is_relative_to(r) for r in roots):
-        raise DatasetRejected(f"{path} is outside the folders datasets may be registered from: "
-                              f"{', '.join(str(r) for r in roots)} (setting TRAINYARD_DATASET_FOLDER_ROOTS).")
+        raise DatasetRejected(
+            f"{path} is outside the folders datasets may be registered from: "
+            f"{', '.join(str(r) for r in roots)} (setting TRAINYARD_DATASET_FOLDER_ROOTS)."
+        )
     if not resolved.is_dir():
         raise DatasetRejected(f"There is no folder at {path}.")
     return resolved
@@ -91,7 +100,11 @@ def check_torchvision(key: str, folder: Path, download: bool) -> None:
 
 def start_torchvision(dataset: Dataset, key: str, folder: Path, download: bool, queue: bool = True) -> Dataset:
     dataset.source = DatasetSource.TORCHVISION
-    dataset.origin = {"torchvision": key, "folder": str(folder), "download": bool(download and settings.DATASET_DOWNLOADS)}
+    dataset.origin = {
+        "torchvision": key,
+        "folder": str(folder),
+        "download": bool(download and settings.DATASET_DOWNLOADS),
+    }
     return _create(dataset, queue)
 
 

@@ -14,6 +14,7 @@ anything is extracted) and server folders (a walk of the folder), so both follow
 The CSV layout (`filename,label[,split]` plus images anywhere in the archive) maps to the same
 canonical form: `[split/]label/file`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,15 @@ from training.data import IMAGE_EXTENSIONS
 from webapp.datasets.validation import DatasetRejected, Problems
 
 SPLITS = ("train", "val", "test")
-SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                 "test": "test", "testing": "test"}
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
 LITTER_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "__macosx"}
 NOTE_SUFFIXES = {".txt", ".md", ".rst", ".json", ".yaml", ".yml", ".pdf", ".html"}
 NOTE_PREFIXES = ("readme", "license", "licence", "citation", "notice", "changelog")
@@ -101,8 +109,11 @@ def plan_folders(names: list[str]) -> LayoutPlan:
     if fixed:
         others = sorted(tops - split_tops)
         if others:
-            problems.add("folders next to the split folders (put class folders inside train/, val/ or test/, "
-                         "or use no split folders at all)", ", ".join(others))
+            problems.add(
+                "folders next to the split folders (put class folders inside train/, val/ or test/, "
+                "or use no split folders at all)",
+                ", ".join(others),
+            )
         canonical = [SPLIT_ALIASES[t.lower()] for t in split_tops]
         if len(set(canonical)) != len(canonical):
             problems.add("split folders given twice under different names", ", ".join(sorted(split_tops)))
@@ -139,15 +150,26 @@ def _loose_file(name: str, path: PurePosixPath, problems: Problems, ignored: lis
         problems.add("files that are not images", name)
 
 
-def _finish(files: list[PlannedFile], fixed: bool, layout: str, ignored: list[str],
-            unlisted: list[str] | None = None, csv_name: str | None = None) -> LayoutPlan:
+def _finish(
+    files: list[PlannedFile],
+    fixed: bool,
+    layout: str,
+    ignored: list[str],
+    unlisted: list[str] | None = None,
+    csv_name: str | None = None,
+) -> LayoutPlan:
     if not files:
-        raise DatasetRejected("The dataset is empty: there are no images in class folders"
-                              + (" listed in the CSV" if layout == "csv" else "") + ".")
+        raise DatasetRejected(
+            "The dataset is empty: there are no images in class folders"
+            + (" listed in the CSV" if layout == "csv" else "")
+            + "."
+        )
     classes = sorted({f.label for f in files})
     if len(classes) < 2:
-        raise DatasetRejected(f"A classifier needs at least two classes; this dataset has one: {classes[0]}. "
-                              "Put each class's images in its own folder.")
+        raise DatasetRejected(
+            f"A classifier needs at least two classes; this dataset has one: {classes[0]}. "
+            "Put each class's images in its own folder."
+        )
     if fixed:
         trained = {f.label for f in files if f.split == "train"}
         missing = [c for c in classes if c not in trained]
@@ -156,13 +178,27 @@ def _finish(files: list[PlannedFile], fixed: bool, layout: str, ignored: list[st
             for c in missing:
                 problems.add("classes with no images in train/", c)
             problems.raise_if_any()
-    return LayoutPlan(files=sorted(files, key=lambda f: f.target), classes=classes, fixed_split=fixed,
-                      layout=layout, ignored=ignored, unlisted=unlisted or [], csv_name=csv_name)
+    return LayoutPlan(
+        files=sorted(files, key=lambda f: f.target),
+        classes=classes,
+        fixed_split=fixed,
+        layout=layout,
+        ignored=ignored,
+        unlisted=unlisted or [],
+        csv_name=csv_name,
+    )
 
 
 def _label_problem(label: str) -> bool:
-    return (not label or label in {".", ".."} or label.startswith(".") or "/" in label or "\\" in label
-            or "\x00" in label or len(label) > 120)
+    return (
+        not label
+        or label in {".", ".."}
+        or label.startswith(".")
+        or "/" in label
+        or "\\" in label
+        or "\x00" in label
+        or len(label) > 120
+    )
 
 
 def plan_csv(names: list[str], csv_name: str, csv_bytes: bytes) -> LayoutPlan:
@@ -203,8 +239,10 @@ def plan_csv(names: list[str], csv_name: str, csv_bytes: bytes) -> LayoutPlan:
         if len(cells) > split_column and cells[split_column]:
             split = SPLIT_ALIASES.get(cells[split_column].lower())
             if split is None:
-                problems.add(f"rows of {csv_name} with a split that is not train, val or test",
-                             f"row {number} ({cells[split_column]})")
+                problems.add(
+                    f"rows of {csv_name} with a split that is not train, val or test",
+                    f"row {number} ({cells[split_column]})",
+                )
                 continue
         if _label_problem(label):
             problems.add("labels that cannot be class names", f"row {number} ({label!r})")
@@ -224,13 +262,14 @@ def plan_csv(names: list[str], csv_name: str, csv_bytes: bytes) -> LayoutPlan:
         files.append(PlannedFile(source=source, target=target, split=split, label=label))
     splits_given = {f.split for f in files}
     if None in splits_given and len(splits_given) > 1:
-        problems.add(f"rows of {csv_name} without a split while other rows have one",
-                     ", ".join(f.source for f in files if f.split is None))
+        problems.add(
+            f"rows of {csv_name} without a split while other rows have one",
+            ", ".join(f.source for f in files if f.split is None),
+        )
     targets: dict[str, str] = {}
     for f in files:
         if f.target in targets:
-            problems.add("images that would land on the same name in one class",
-                         f"{f.source} and {targets[f.target]}")
+            problems.add("images that would land on the same name in one class", f"{f.source} and {targets[f.target]}")
         targets[f.target] = f.source
     problems.raise_if_any()
     fixed = splits_given != {None} and bool(files)
@@ -243,6 +282,8 @@ def find_csv(names: list[str]) -> str | None:
     """The archive's labels CSV, if it has one; more than one is an error."""
     found = [n for n in names if n.lower().endswith(".csv") and not is_litter(PurePosixPath(n))]
     if len(found) > 1:
-        raise DatasetRejected(f"The archive holds more than one CSV file ({', '.join(found[:5])}); "
-                              "keep only the one that lists filename,label.")
+        raise DatasetRejected(
+            f"The archive holds more than one CSV file ({', '.join(found[:5])}); "
+            "keep only the one that lists filename,label."
+        )
     return found[0] if found else None

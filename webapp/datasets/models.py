@@ -33,8 +33,18 @@ WAITING = "Waiting for a worker"  # the stage of a row whose task is sent; the w
 
 # Fields that decide which images a model trains and is evaluated on. Once an experiment has used a
 # dataset they never change: a changed archive becomes a new version instead.
-DATA_FIELDS = ("team_id", "name", "version", "source", "root", "archive", "content_hash", "split_seed",
-               "val_fraction", "test_fraction")
+DATA_FIELDS = (
+    "team_id",
+    "name",
+    "version",
+    "source",
+    "root",
+    "archive",
+    "content_hash",
+    "split_seed",
+    "val_fraction",
+    "test_fraction",
+)
 
 
 class DatasetQuerySet(models.QuerySet):
@@ -64,8 +74,9 @@ class Dataset(models.Model):
     upload = models.FileField(upload_to=content.upload_to, max_length=300, blank=True)
     # The validated images in canonical layout, in storage; each host extracts it once into its cache.
     archive = models.CharField(max_length=300, blank=True, help_text="storage name of the packed images")
-    content_hash = models.CharField(max_length=64, blank=True, db_index=True,
-                                    help_text="sha256 over every image's canonical path and bytes")
+    content_hash = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="sha256 over every image's canonical path and bytes"
+    )
     origin = models.JSONField(default=dict, blank=True, help_text="where the data came from (file name, layout, ...)")
     classes = models.JSONField(default=list, blank=True)
     class_counts = models.JSONField(default=dict, blank=True)
@@ -161,6 +172,7 @@ class Dataset(models.Model):
 
         def absolute(part: str) -> list[tuple[str, int]]:
             return [(str(root / target), int(label)) for target, label in stored[part]]
+
         return training.Splits(list(stored["classes"]), absolute("train"), absolute("val"), absolute("test"))
 
     def channel_stats(self) -> tuple[list[float], list[float]] | None:
@@ -199,35 +211,62 @@ class Dataset(models.Model):
         if changed:
             raise ValidationError(
                 f"Experiments use this dataset, so its data and split cannot change ({', '.join(changed)}). "
-                "Upload the changed data under the same name to make a new version.")
+                "Upload the changed data under the same name to make a new version."
+            )
 
     def delete_files(self) -> None:
         """Remove the stored files nobody else uses (identical content is shared across rows)."""
         if self.upload:
             self.upload.storage.delete(self.upload.name)
-        if self.content_hash and not Dataset.objects.filter(content_hash=self.content_hash).exclude(pk=self.pk).exists():
+        if (
+            self.content_hash
+            and not Dataset.objects.filter(content_hash=self.content_hash).exclude(pk=self.pk).exists()
+        ):
             content.delete_content(self.content_hash)
         elif self.split_file and not Dataset.objects.filter(split_file=self.split_file).exclude(pk=self.pk).exists():
             content.delete_split(self.split_file)
 
     def to_dict(self) -> dict:
         return {
-            "id": self.pk, "name": self.name, "version": self.version, "team": self.team_id,
-            "description": self.description, "source": self.source, "status": self.status,
-            "status_label": self.get_status_display(), "stage": self.stage, "progress": self.progress,
-            "error": self.error, "classes": self.classes, "class_counts": self.class_counts,
-            "num_images": self.num_images, "size_bytes": self.size_bytes, "content_hash": self.content_hash,
-            "split": {"seed": self.split_seed, "val_fraction": self.val_fraction, "test_fraction": self.test_fraction,
-                      "fixed": self.fixed_split, "counts": self.split_counts},
-            "mean": self.mean, "std": self.std,
+            "id": self.pk,
+            "name": self.name,
+            "version": self.version,
+            "team": self.team_id,
+            "description": self.description,
+            "source": self.source,
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "stage": self.stage,
+            "progress": self.progress,
+            "error": self.error,
+            "classes": self.classes,
+            "class_counts": self.class_counts,
+            "num_images": self.num_images,
+            "size_bytes": self.size_bytes,
+            "content_hash": self.content_hash,
+            "split": {
+                "seed": self.split_seed,
+                "val_fraction": self.val_fraction,
+                "test_fraction": self.test_fraction,
+                "fixed": self.fixed_split,
+                "counts": self.split_counts,
+            },
+            "mean": self.mean,
+            "std": self.std,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "processed_at": self.processed_at.isoformat() if self.processed_at else None,
         }
 
     def status_dict(self) -> dict:
-        return {"id": self.pk, "status": self.status, "status_label": self.get_status_display(),
-                "stage": self.stage, "progress": self.progress, "error": self.error,
-                "url": self.get_absolute_url()}
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "stage": self.stage,
+            "progress": self.progress,
+            "error": self.error,
+            "url": self.get_absolute_url(),
+        }
 
 
 @receiver(post_delete, sender=Dataset)

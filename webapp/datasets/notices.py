@@ -4,6 +4,7 @@ A rejected upload leaves no row and no files, so its message cannot live on the 
 for a week in the `datasets` cache (Redis): under the dataset's id, for the page that was following
 the upload, and in a list per uploader, which the dataset list and the admin show once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,14 @@ def _cache():
 
 
 def remember(dataset, message: str) -> dict:
-    notice = {"id": dataset.pk, "team": dataset.team_id, "name": dataset.name, "version": dataset.version,
-              "user": dataset.created_by_id, "message": message}
+    notice = {
+        "id": dataset.pk,
+        "team": dataset.team_id,
+        "name": dataset.name,
+        "version": dataset.version,
+        "user": dataset.created_by_id,
+        "message": message,
+    }
     try:
         _cache().set(f"rejected:{dataset.pk}", notice, KEEP_SECONDS)
         if dataset.created_by_id:

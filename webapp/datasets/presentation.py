@@ -3,6 +3,7 @@
 Pages read only stored things (the row and the sample images in storage), never the full dataset,
 so the web server needs no copy of the images.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,19 +49,27 @@ def latest_with_versions(datasets: list[Dataset]) -> list[tuple[Dataset, int, li
 def sample_urls(dataset: Dataset, url_name: str = "dataset_sample") -> list[tuple[str, int, list[str]]]:
     """(class, images, [sample image URLs]) per class, for the grid."""
     names = dataset.sample_names()
-    return [(cls, dataset.class_counts.get(cls, 0),
-             [reverse(url_name, args=[dataset.pk, ci, i]) for i in range(len(names.get(cls, [])))])
-            for ci, cls in enumerate(dataset.classes)]
+    return [
+        (
+            cls,
+            dataset.class_counts.get(cls, 0),
+            [reverse(url_name, args=[dataset.pk, ci, i]) for i in range(len(names.get(cls, [])))],
+        )
+        for ci, cls in enumerate(dataset.classes)
+    ]
 
 
 def chart_data(dataset: Dataset) -> dict:
     sizes = dataset.report.get("sizes", {})
     return {
-        "id": dataset.pk, "status": dataset.status,
+        "id": dataset.pk,
+        "status": dataset.status,
         "upload_again_url": f"{reverse('dataset_upload')}?{urlencode({'team': dataset.team_id, 'name': dataset.name})}",
         "status_url": reverse("api_dataset_status", args=[dataset.pk]),
         "classes": dataset.classes,
-        "splits": {s: [dataset.split_counts.get(s, {}).get(c, 0) for c in dataset.classes] for s in ("train", "val", "test")},
+        "splits": {
+            s: [dataset.split_counts.get(s, {}).get(c, 0) for c in dataset.classes] for s in ("train", "val", "test")
+        },
         "sizes": sizes.get("counts", []),
     }
 
@@ -69,8 +78,10 @@ def split_sentence(dataset: Dataset) -> str:
     """Where the split comes from, in words."""
     val, test = f"{dataset.val_fraction:.0%}", f"{dataset.test_fraction:.0%}"
     if not dataset.fixed_split:
-        return (f"Drawn per class (stratified) from seed {dataset.split_seed}: {val} of each class for validation, "
-                f"{test} for test.")
+        return (
+            f"Drawn per class (stratified) from seed {dataset.split_seed}: {val} of each class for validation, "
+            f"{test} for test."
+        )
     origin = dataset.report.get("split_origin", {})
     names = {"train": "train/", "val": "val/", "test": "test/"}
     folders = [names[p] for p in ("train", "val", "test") if origin.get(p) == "folder"]
@@ -100,8 +111,14 @@ def detail_context(dataset: Dataset) -> dict:
         "split_origin": report.get("split_origin", {}),
         "split_sentence": split_sentence(dataset) if dataset.processed_at else "",
         "split_totals": split_totals,
-        "split_rows": [(c, dataset.class_counts.get(c, 0), [dataset.split_counts.get(s, {}).get(c, 0)
-                                                            for s in ("train", "val", "test")]) for c in dataset.classes],
+        "split_rows": [
+            (
+                c,
+                dataset.class_counts.get(c, 0),
+                [dataset.split_counts.get(s, {}).get(c, 0) for s in ("train", "val", "test")],
+            )
+            for c in dataset.classes
+        ],
         "duplicates": report.get("duplicates", {}),
         "leakage": report.get("leakage", {}),
         "channels": list(zip(("R", "G", "B"), dataset.mean, dataset.std, strict=False)),
@@ -133,8 +150,11 @@ def augment_context(dataset: Dataset) -> dict:
         "ops": describe_ops(),
         # What an experiment trains at unless told otherwise: the preview shows what training would see.
         "default_size": TrainConfig().image_size,
-        "preview_data": {"url": reverse("api_dataset_augment_preview", args=[dataset.pk]),
-                         "classes": dataset.classes, "ready": dataset.is_ready},
+        "preview_data": {
+            "url": reverse("api_dataset_augment_preview", args=[dataset.pk]),
+            "classes": dataset.classes,
+            "ready": dataset.is_ready,
+        },
     }
 
 
@@ -155,7 +175,9 @@ class PreviewRequest:
     def from_query(cls, query, classes: list[str]) -> PreviewRequest:
         preset = query.get("preset", "")
         if preset not in list_augmentations():
-            raise PreviewError(f"Unknown augmentation preset {preset!r}; choose one of: {', '.join(list_augmentations())}.")
+            raise PreviewError(
+                f"Unknown augmentation preset {preset!r}; choose one of: {', '.join(list_augmentations())}."
+            )
 
         def number(name: str, default: int, low: int, high: int) -> int:
             raw = query.get(name, "")
@@ -171,13 +193,18 @@ class PreviewRequest:
 
         custom_ops = query.get("custom_ops", "").strip()[:500]
         if AUGMENTATIONS.get(preset) is None and not custom_ops:
-            raise PreviewError(f"The {preset} preset takes its operations from custom_ops, e.g. "
-                               "hflip,rotate=15; it is empty.")
+            raise PreviewError(
+                f"The {preset} preset takes its operations from custom_ops, e.g. hflip,rotate=15; it is empty."
+            )
         class_index = query.get("class", "")
-        return cls(preset=preset, variants=number("n", 6, 1, PREVIEW_MAX_VARIANTS),
-                   image_size=number("image_size", 64, *PREVIEW_SIZES), seed=number("seed", 0, 0, 2**31 - 1),
-                   custom_ops=custom_ops,
-                   class_index=None if class_index == "" else number("class", 0, 0, max(0, len(classes) - 1)))
+        return cls(
+            preset=preset,
+            variants=number("n", 6, 1, PREVIEW_MAX_VARIANTS),
+            image_size=number("image_size", 64, *PREVIEW_SIZES),
+            seed=number("seed", 0, 0, 2**31 - 1),
+            custom_ops=custom_ops,
+            class_index=None if class_index == "" else number("class", 0, 0, max(0, len(classes) - 1)),
+        )
 
 
 def _data_url(img: Image.Image) -> str:
@@ -199,14 +226,23 @@ def preview(dataset: Dataset, req: PreviewRequest) -> dict:
         with content.storage().open(name, "rb") as f, Image.open(f) as img:
             images.append(to_rgb(img))
     try:
-        augmented = augment_preview(images, req.preset, req.variants, req.image_size, seed=req.seed,
-                                    custom_ops=req.custom_ops)
+        augmented = augment_preview(
+            images, req.preset, req.variants, req.image_size, seed=req.seed, custom_ops=req.custom_ops
+        )
     except (ValueError, KeyError) as exc:  # a custom spec that does not parse
         raise PreviewError(str(exc).strip("'\"")) from None
     return {
-        "preset": req.preset, "spec": AUGMENTATIONS.get(req.preset) or req.custom_ops, "n": req.variants,
-        "image_size": req.image_size, "seed": req.seed,
-        "rows": [{"class": cls, "original": _data_url(resize_image(img, req.image_size)),
-                  "augmented": [_data_url(a) for a in variants]}
-                 for (cls, _), img, variants in zip(picks, images, augmented, strict=True)],
+        "preset": req.preset,
+        "spec": AUGMENTATIONS.get(req.preset) or req.custom_ops,
+        "n": req.variants,
+        "image_size": req.image_size,
+        "seed": req.seed,
+        "rows": [
+            {
+                "class": cls,
+                "original": _data_url(resize_image(img, req.image_size)),
+                "augmented": [_data_url(a) for a in variants],
+            }
+            for (cls, _), img, variants in zip(picks, images, augmented, strict=True)
+        ],
     }

@@ -9,6 +9,7 @@ images to storage; the images into this host's cache) -> mark ready. A new datas
 step is deleted with everything it wrote, and its message kept for the user (see notices).
 A dataset that was ready before (re-validation) is marked failed instead, with the message.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,6 +57,7 @@ class ProgressReporter:
         def report(done: int, total: int) -> None:
             if time.monotonic() - self.last >= self.interval or done == total:
                 self.stage(text, start + (end - start) * done // max(1, total))
+
         return report
 
 
@@ -77,8 +79,9 @@ def folder_split(root: Path, val_fraction: float, test_fraction: float, seed: in
 
 
 # --- the steps -------------------------------------------------------------------------------------
-def _analyze(dataset: Dataset, folder: Path, plan: LayoutPlan, limits: Limits, progress: ProgressReporter,
-             start: int = 40) -> Analysis:
+def _analyze(
+    dataset: Dataset, folder: Path, plan: LayoutPlan, limits: Limits, progress: ProgressReporter, start: int = 40
+) -> Analysis:
     facts = inspect_all(folder, plan, limits, progress.within("Checking images", start, 85))
     progress.stage("Computing statistics", 86)
     return analyze(facts, plan, limits, dataset.val_fraction, dataset.test_fraction, dataset.split_seed)
@@ -89,8 +92,14 @@ def _publish(dataset: Dataset, folder: Path, analysis: Analysis, pack: bool, pro
     dataset.content_hash = analysis.content_hash  # first: a failure from here on knows what to clean up
     progress.stage("Saving samples", 90)
     samples = content.save_samples(folder, analysis.classes, analysis.samples, analysis.content_hash)
-    split_file = content.save_split(analysis.manifest, analysis.classes, analysis.content_hash, dataset.split_seed,
-                                    dataset.val_fraction, dataset.test_fraction)
+    split_file = content.save_split(
+        analysis.manifest,
+        analysis.classes,
+        analysis.content_hash,
+        dataset.split_seed,
+        dataset.val_fraction,
+        dataset.test_fraction,
+    )
     if pack:
         progress.stage("Storing the images", 94)
         targets = [t for part in analysis.manifest.values() for t, _ in part]
@@ -112,11 +121,17 @@ def _publish(dataset: Dataset, folder: Path, analysis: Analysis, pack: bool, pro
 
 
 def _refuse_identical_version(dataset: Dataset, analysis: Analysis) -> None:
-    same = (Dataset.objects.filter(team_id=dataset.team_id, name=dataset.name, content_hash=analysis.content_hash)
-            .exclude(pk=dataset.pk).order_by("version").first())
+    same = (
+        Dataset.objects.filter(team_id=dataset.team_id, name=dataset.name, content_hash=analysis.content_hash)
+        .exclude(pk=dataset.pk)
+        .order_by("version")
+        .first()
+    )
     if same is not None:
-        raise DatasetRejected(f"These images are identical to version {same.version} of {dataset.name}, so no "
-                              "new version was made. Change the images, or use that version.")
+        raise DatasetRejected(
+            f"These images are identical to version {same.version} of {dataset.name}, so no "
+            "new version was made. Change the images, or use that version."
+        )
 
 
 def _refuse_changed_content(dataset: Dataset, analysis: Analysis) -> None:
@@ -125,7 +140,8 @@ def _refuse_changed_content(dataset: Dataset, analysis: Analysis) -> None:
             "The images changed since experiments used this version (content hash "
             f"{dataset.content_hash[:12]}… is now {analysis.content_hash[:12]}…). This version stays failed so that "
             "no new experiment trains on different data under the same version; register the folder again "
-            "to make a new version.")
+            "to make a new version."
+        )
 
 
 def process_in_place(dataset: Dataset, progress: ProgressReporter | None = None) -> None:
@@ -157,10 +173,17 @@ def _process_stored(dataset: Dataset, progress: ProgressReporter, workdir: Path)
         elif dataset.source == DatasetSource.TORCHVISION and not dataset.content_hash:
             origin = dataset.origin
             progress.stage(f"Reading {SOURCES.get(origin['torchvision']).title}", 2)
-            files = import_images(origin["torchvision"], Path(origin["folder"]), staging, workdir,
-                                  origin.get("download", False), progress.within("Writing images", 5, 40))
-            plan = LayoutPlan(files=files, classes=sorted({f.label for f in files}), fixed_split=True,
-                              layout="torchvision")
+            files = import_images(
+                origin["torchvision"],
+                Path(origin["folder"]),
+                staging,
+                workdir,
+                origin.get("download", False),
+                progress.within("Writing images", 5, 40),
+            )
+            plan = LayoutPlan(
+                files=files, classes=sorted({f.label for f in files}), fixed_split=True, layout="torchvision"
+            )
         else:  # re-validation of stored images: check this host's copy as if it were new
             progress.stage("Fetching the images", 2)
             shutil.rmtree(staging)
@@ -179,7 +202,9 @@ def _process_stored(dataset: Dataset, progress: ProgressReporter, workdir: Path)
 def process(dataset_id: int) -> str:
     """Process one dataset row marked `processing`; the Celery task calls this with the id."""
     # Claim it: a message delivered twice must not process the same row twice at once.
-    if not Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.PROCESSING, stage=WAITING).update(stage="Starting"):
+    if not Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.PROCESSING, stage=WAITING).update(
+        stage="Starting"
+    ):
         return "not waiting"
     dataset = Dataset.objects.select_related("team").get(pk=dataset_id)
     old_hash, old_split = dataset.content_hash, dataset.split_file

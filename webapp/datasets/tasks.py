@@ -1,4 +1,5 @@
 """The Celery task that processes a dataset, on the `datasets` queue. It takes the id, never an ORM object."""
+
 from __future__ import annotations
 
 from celery import shared_task

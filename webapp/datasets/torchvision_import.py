@@ -10,6 +10,7 @@ are read with an unpickler that builds only numpy arrays and plain containers: a
 provides can never run code. The images are written as PNG files in `train/` and `test/` folders,
 the original split, and then go through the same validation and processing as an upload.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -53,8 +54,10 @@ class TorchvisionSource:
 
     def missing_message(self, folder: Path, tried_download: str | None = None) -> str:
         missing = self.missing_files(folder)
-        text = (f"{self.title} needs its original files in {self.where(folder)}. Missing: {listing(missing)}. "
-                f"They are published at {' or '.join(self.urls())}.")
+        text = (
+            f"{self.title} needs its original files in {self.where(folder)}. Missing: {listing(missing)}. "
+            f"They are published at {' or '.join(self.urls())}."
+        )
         if tried_download:
             text = f"Downloading {self.title} failed ({tried_download}); this machine may have no internet. " + text
         return text
@@ -76,8 +79,10 @@ class TorchvisionSource:
         for split, (images, labels) in parts.items():
             for i, (pixels, label) in enumerate(zip(images, labels, strict=True)):
                 if not 0 <= int(label) < len(names):
-                    raise DatasetRejected(f"{self.title}: label {int(label)} of {split} image {i} is not a class "
-                                          f"(there are {len(names)}).")
+                    raise DatasetRejected(
+                        f"{self.title}: label {int(label)} of {split} image {i} is not a class "
+                        f"(there are {len(names)})."
+                    )
                 target = f"{split}/{names[int(label)]}/{i:05d}.png"
                 path = dest / target
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,12 +146,16 @@ class IdxSource(TorchvisionSource):
             try:
                 ds = self.tv_class(root=str(workdir), train=train, download=False)
             except (RuntimeError, AssertionError, ValueError, OSError) as exc:
-                raise DatasetRejected(f"{self.title}: the {split} files are not in the IDX format torchvision "
-                                      f"reads ({exc or type(exc).__name__}).") from None
+                raise DatasetRejected(
+                    f"{self.title}: the {split} files are not in the IDX format torchvision "
+                    f"reads ({exc or type(exc).__name__})."
+                ) from None
             images, labels = ds.data.numpy(), ds.targets.numpy()
             if images.ndim != 3 or len(images) != len(labels):
-                raise DatasetRejected(f"{self.title}: the {split} images and labels do not match "
-                                      f"({len(images)} images, {len(labels)} labels).")
+                raise DatasetRejected(
+                    f"{self.title}: the {split} images and labels do not match "
+                    f"({len(images)} images, {len(labels)} labels)."
+                )
             parts[split] = (images.astype(np.uint8), labels)
         return list(self.tv_class.classes), parts
 
@@ -154,8 +163,13 @@ class IdxSource(TorchvisionSource):
 class _ArrayUnpickler(pickle.Unpickler):
     """Builds numpy arrays and plain containers only; anything else in the file is refused."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:
@@ -175,7 +189,9 @@ class CifarSource(TorchvisionSource):
     """CIFAR-10: `cifar-10-python.tar.gz`, or its `cifar-10-batches-py/` folder unpacked."""
 
     def _batches(self) -> list[str]:
-        return [name for name, _ in self.tv_class.train_list + self.tv_class.test_list] + [self.tv_class.meta["filename"]]
+        return [name for name, _ in self.tv_class.train_list + self.tv_class.test_list] + [
+            self.tv_class.meta["filename"]
+        ]
 
     def expected_files(self) -> list[str]:
         return [self.tv_class.filename]
@@ -242,8 +258,10 @@ class CifarSource(TorchvisionSource):
 
 SOURCES: Registry[TorchvisionSource] = Registry("torchvision dataset")
 SOURCES.add("mnist", IdxSource("mnist", "MNIST", tv.MNIST, "70,000 handwritten digits, 28×28 grayscale, 10 classes"))
-SOURCES.add("fashion-mnist", IdxSource("fashion-mnist", "Fashion-MNIST", tv.FashionMNIST,
-                                       "70,000 clothing images, 28×28 grayscale, 10 classes"))
+SOURCES.add(
+    "fashion-mnist",
+    IdxSource("fashion-mnist", "Fashion-MNIST", tv.FashionMNIST, "70,000 clothing images, 28×28 grayscale, 10 classes"),
+)
 SOURCES.add("cifar10", CifarSource("cifar10", "CIFAR-10", tv.CIFAR10, "60,000 color images, 32×32, 10 classes"))
 
 
@@ -251,8 +269,9 @@ def choices() -> list[tuple[str, str]]:
     return [(e.name, f"{e.obj.title}: {e.obj.description}") for e in SOURCES.entries()]
 
 
-def import_images(key: str, folder: Path, dest: Path, workdir: Path, allow_download: bool,
-                  progress: Progress) -> list[PlannedFile]:
+def import_images(
+    key: str, folder: Path, dest: Path, workdir: Path, allow_download: bool, progress: Progress
+) -> list[PlannedFile]:
     """Write the dataset's images under dest (downloading first where allowed and needed)."""
     source = SOURCES.get(key)
     if source.missing_files(folder):
@@ -261,7 +280,9 @@ def import_images(key: str, folder: Path, dest: Path, workdir: Path, allow_downl
         try:
             source.download(folder)
         except Exception as exc:  # urllib, HTTP and checksum errors all mean: provide the files yourself
-            raise DatasetRejected(source.missing_message(folder, tried_download=str(exc).split("\n")[0][:200])) from None
+            raise DatasetRejected(
+                source.missing_message(folder, tried_download=str(exc).split("\n")[0][:200])
+            ) from None
         if source.missing_files(folder):
             raise DatasetRejected(source.missing_message(folder))
     return source.write_images(folder, dest, workdir, progress)

@@ -4,6 +4,7 @@ Every check adds the offending entries under a named problem; the rejection mess
 problem with the first few entries it concerns, so a user can fix the archive in one go instead of
 re-uploading once per mistake.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -29,9 +30,13 @@ class Limits:
 
     @classmethod
     def from_settings(cls) -> Limits:
-        return cls(max_entries=settings.DATASET_MAX_ENTRIES, max_bytes=settings.DATASET_MAX_BYTES,
-                   max_ratio=settings.DATASET_MAX_RATIO, max_pixels=settings.DATASET_MAX_PIXELS,
-                   min_per_class=settings.DATASET_MIN_IMAGES_PER_CLASS)
+        return cls(
+            max_entries=settings.DATASET_MAX_ENTRIES,
+            max_bytes=settings.DATASET_MAX_BYTES,
+            max_ratio=settings.DATASET_MAX_RATIO,
+            max_pixels=settings.DATASET_MAX_PIXELS,
+            min_per_class=settings.DATASET_MIN_IMAGES_PER_CLASS,
+        )
 
 
 def listing(items: Iterable[str], shown: int = SHOWN_ENTRIES) -> str:
@@ -62,8 +67,10 @@ class Problems:
 
     def message(self) -> str:
         """One line per problem: "Corrupt or truncated images (2): cats/a.png, dogs/b.jpg." """
-        return "\n".join(f"{problem[:1].upper()}{problem[1:]} ({len(entries):,}): {listing(entries)}."
-                         for problem, entries in self._found.items())
+        return "\n".join(
+            f"{problem[:1].upper()}{problem[1:]} ({len(entries):,}): {listing(entries)}."
+            for problem, entries in self._found.items()
+        )
 
     def raise_if_any(self) -> None:
         if self._found:

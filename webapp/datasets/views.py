@@ -33,10 +33,14 @@ def _show_rejections(request) -> None:
 def dataset_list(request):
     _show_rejections(request)
     datasets = list(datasets_for(request.user).order_by("team__name", "name", "-version"))
-    return render(request, "datasets/list.html", {
-        "rows": presentation.latest_with_versions(datasets),
-        "can_upload": teams_of(request.user, write=True).exists(),
-    })
+    return render(
+        request,
+        "datasets/list.html",
+        {
+            "rows": presentation.latest_with_versions(datasets),
+            "can_upload": teams_of(request.user, write=True).exists(),
+        },
+    )
 
 
 @login_required
@@ -44,10 +48,14 @@ def dataset_detail(request, pk: int):
     dataset, notice = dataset_or_rejection(request.user, pk)
     if notice is not None:
         return render(request, "datasets/rejected.html", {"notice": notice})
-    return render(request, "datasets/detail.html", {
-        **presentation.detail_context(dataset),
-        "can_write": can_write(request.user, dataset.team_id),
-    })
+    return render(
+        request,
+        "datasets/detail.html",
+        {
+            **presentation.detail_context(dataset),
+            "can_write": can_write(request.user, dataset.team_id),
+        },
+    )
 
 
 @login_required
@@ -59,13 +67,20 @@ def dataset_upload(request):
     base_id = request.GET.get("from", "")
     if base_id.isdigit():  # "upload a new version" of a dataset the user may change
         base = dataset_for(request.user, int(base_id), write=True)
-        initial = {"team": base.team_id, "name": base.name, "description": base.description,
-                   "split_seed": base.split_seed, "val_fraction": base.val_fraction, "test_fraction": base.test_fraction}
+        initial = {
+            "team": base.team_id,
+            "name": base.name,
+            "description": base.description,
+            "split_seed": base.split_seed,
+            "val_fraction": base.val_fraction,
+            "test_fraction": base.test_fraction,
+        }
     if request.method == "POST" and upload_too_large(request):
         # Refused before the multipart body is parsed into yet another temporary file.
         messages.error(request, f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}.")
-        return render(request, "datasets/upload.html", {"form": UploadForm(user=request.user, initial=initial)},
-                      status=413)
+        return render(
+            request, "datasets/upload.html", {"form": UploadForm(user=request.user, initial=initial)}, status=413
+        )
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

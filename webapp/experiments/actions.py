@@ -1,5 +1,6 @@
 """What a user can do to an existing experiment, shared by the pages and the API: change the row
 atomically, send the task once that commits, and tell the live pages."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -10,7 +11,7 @@ from webapp.experiments.tasks import enqueue
 
 
 def cancel(experiment: Experiment) -> str:
-    """"cancelled" (it was queued), "stopping" (the worker stops at the next batch) or "finished"."""
+    """ "cancelled" (it was queued), "stopping" (the worker stops at the next batch) or "finished"."""
     outcome = experiment.request_cancel()
     live.send_status(experiment)
     return outcome

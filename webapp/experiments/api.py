@@ -1,4 +1,5 @@
 """JSON API for experiments (session auth, CSRF on writes, team access through experiment_for)."""
+
 from __future__ import annotations
 
 from rest_framework.decorators import api_view
@@ -25,10 +26,13 @@ def experiment_detail(request: Request, pk: int) -> Response:
 @api_view(["GET"])
 def experiment_metrics(request: Request, pk: int) -> Response:
     experiment = experiment_for(request.user, pk)
-    return Response({
-        "experiment": experiment.pk, **status_payload(experiment),
-        "epochs": [row.to_dict() for row in experiment.epoch_metrics.order_by("epoch")],
-    })
+    return Response(
+        {
+            "experiment": experiment.pk,
+            **status_payload(experiment),
+            "epochs": [row.to_dict() for row in experiment.epoch_metrics.order_by("epoch")],
+        }
+    )
 
 
 @api_view(["POST"])

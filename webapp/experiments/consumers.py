@@ -1,4 +1,5 @@
 """The live experiment stream: /ws/experiments/<id>/."""
+
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
@@ -46,8 +47,13 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
     def history(self, after_epoch: int) -> dict:
         experiment = experiment_for(self.scope["user"], self.experiment_id)
         rows = EpochMetric.objects.filter(experiment=experiment, epoch__gt=after_epoch).order_by("epoch")
-        return {"type": "history", "experiment": experiment.pk, **status_payload(experiment),
-                "epochs": [row.to_dict() for row in rows], "log": experiment.log_tail()}
+        return {
+            "type": "history",
+            "experiment": experiment.pk,
+            **status_payload(experiment),
+            "epochs": [row.to_dict() for row in rows],
+            "log": experiment.log_tail(),
+        }
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -59,7 +65,7 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs) -> None:
         # {"type": "backfill", "after_epoch": n}: a (re)connecting page asks for what it missed.
         if not isinstance(content, dict) or content.get("type") != "backfill":
-            await self.send_json({"type": "error", "error": "expected {\"type\": \"backfill\", \"after_epoch\": n}"})
+            await self.send_json({"type": "error", "error": 'expected {"type": "backfill", "after_epoch": n}'})
             return
         after = content.get("after_epoch", 0)
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:

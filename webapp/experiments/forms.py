@@ -1,5 +1,6 @@
 """The experiment form: its config fields are generated from the training config schema, and the
 schema validates the result, so the form and `python -m training` accept exactly the same configs."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,13 @@ from webapp.experiments.models import Experiment, Priority, Status
 from webapp.teams.access import teams_of
 
 GROUP_TITLES = GROUPS
-PRESET_LABELS = {"recipe": "Recipe", "architecture": "Architecture", "augmentation": "Augmentation",
-                 "transfer": "Transfer learning", "optimizer": "Optimizer and schedule"}
+PRESET_LABELS = {
+    "recipe": "Recipe",
+    "architecture": "Architecture",
+    "augmentation": "Augmentation",
+    "transfer": "Transfer learning",
+    "optimizer": "Optimizer and schedule",
+}
 DEFAULT_PRESETS = ["quick"]
 TAG = re.compile(r"^[\w.+-]{1,40}$")
 
@@ -43,26 +49,39 @@ class ExperimentForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), empty_label=None)
     tags = forms.CharField(required=False, help_text="comma-separated, e.g. baseline, augmentation")
-    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL,
-                                 help_text="high-priority experiments start before normal and low ones")
+    priority = forms.ChoiceField(
+        choices=Priority.choices,
+        initial=Priority.NORMAL,
+        help_text="high-priority experiments start before normal and low ones",
+    )
     cloned_from = forms.ModelChoiceField(queryset=Experiment.objects.none(), required=False, widget=forms.HiddenInput)
     init_from = forms.ModelChoiceField(
-        queryset=Experiment.objects.none(), required=False, label="Start from an earlier run",
+        queryset=Experiment.objects.none(),
+        required=False,
+        label="Start from an earlier run",
         empty_label="— (ImageNet weights or random, as set below)",
-        help_text="transfer learning from your own model: its weights are the start; the head is replaced for new classes")
+        help_text=(
+            "transfer learning from your own model: its weights are the start; the head is replaced for new classes"
+        ),
+    )
 
-    def __init__(self, *args: Any, user, clone_of: Experiment | None = None, presets: list[str] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user, clone_of: Experiment | None = None, presets: list[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         # Only ready datasets of teams where the user may create experiments.
         self.fields["dataset"].queryset = Dataset.objects.filter(
-            team__in=teams_of(user, write=True), status=DatasetStatus.READY).select_related("team")
+            team__in=teams_of(user, write=True), status=DatasetStatus.READY
+        ).select_related("team")
         self.fields["dataset"].label_from_instance = lambda d: f"{d} ({d.team.name}, {d.num_images:,} images)"
         self.fields["cloned_from"].queryset = Experiment.objects.filter(team__in=teams_of(user))
         self.fields["init_from"].queryset = Experiment.objects.filter(
-            team__in=teams_of(user), status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY]).select_related("dataset")
-        self.fields["init_from"].label_from_instance = lambda e: f"#{e.pk} {e.name} ({e.config.get('arch')}, {e.dataset.name})"
+            team__in=teams_of(user), status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY]
+        ).select_related("dataset")
+        self.fields["init_from"].label_from_instance = lambda e: (
+            f"#{e.pk} {e.name} ({e.config.get('arch')}, {e.dataset.name})"
+        )
         self.preset_field_names = []
         for kind in PRESET_KINDS:
             choices = [("", "—")] + [(p["name"], p["name"]) for p in list_presets(kind)]
@@ -79,13 +98,19 @@ class ExperimentForm(forms.Form):
             self.initial.update(resolve_config(chosen).to_dict())
             self.initial.update({f"preset_{kind}": name for kind, name in _kinds_of(chosen).items()})
         if clone_of is not None:
-            self.initial.update({
-                **{k: v for k, v in clone_of.config.items() if k in self.fields},
-                "name": f"{clone_of.name} (clone)", "description": clone_of.description,
-                "dataset": clone_of.dataset_id, "tags": ", ".join(clone_of.tags), "priority": clone_of.priority,
-                "cloned_from": clone_of.pk, "init_from": clone_of.init_from_id,
-                **{f"preset_{kind}": name for kind, name in _kinds_of(clone_of.presets).items()},
-            })
+            self.initial.update(
+                {
+                    **{k: v for k, v in clone_of.config.items() if k in self.fields},
+                    "name": f"{clone_of.name} (clone)",
+                    "description": clone_of.description,
+                    "dataset": clone_of.dataset_id,
+                    "tags": ", ".join(clone_of.tags),
+                    "priority": clone_of.priority,
+                    "cloned_from": clone_of.pk,
+                    "init_from": clone_of.init_from_id,
+                    **{f"preset_{kind}": name for kind, name in _kinds_of(clone_of.presets).items()},
+                }
+            )
         self.config: TrainConfig | None = None
 
     def preset_fields(self) -> list:
@@ -114,7 +139,9 @@ class ExperimentForm(forms.Form):
         tags = [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
         bad = [t for t in tags if not TAG.match(t)]
         if bad:
-            raise forms.ValidationError(f"Tags are single words of letters, digits, . _ + - (up to 40): {', '.join(bad)}")
+            raise forms.ValidationError(
+                f"Tags are single words of letters, digits, . _ + - (up to 40): {', '.join(bad)}"
+            )
         if len(tags) > 20:
             raise forms.ValidationError("At most 20 tags.")
         return list(dict.fromkeys(tags))
@@ -153,7 +180,9 @@ def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experimen
     if init_from is not None:
         start = final_model_path(init_from.pk)
         if not start.exists():
-            return {"init_from": f"#{init_from.pk} has no saved final model to start from (it may predate this version)"}
+            return {
+                "init_from": f"#{init_from.pk} has no saved final model to start from (it may predate this version)"
+            }
     data = None
     if dataset is not None:
         try:
@@ -162,7 +191,9 @@ def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experimen
             return {"dataset": f"This dataset cannot be read: {exc}"}
     errors = preflight(config, data, init_from=start)
     if data is not None and config.batch_size > len(data.train):
-        errors["batch_size"] = f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
+        errors["batch_size"] = (
+            f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
+        )
     return errors
 
 

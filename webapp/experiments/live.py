@@ -5,6 +5,7 @@ with kinds epoch, status, progress and log. Per team, to the group `team.<id>.ex
 summary of an experiment whose state changed, for the lists. Consumers have one handler per kind
 and check permission before they forward anything.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,9 +27,13 @@ def team_group_name(team_id: int) -> str:
 def send(experiment_id: int, kind: str, payload: dict[str, Any]) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown live message kind {kind!r}")
-    async_to_sync(get_channel_layer().group_send)(group_name(experiment_id), {
-        "type": f"{kind}.message", "message": {"type": kind, "experiment": experiment_id, **payload},
-    })
+    async_to_sync(get_channel_layer().group_send)(
+        group_name(experiment_id),
+        {
+            "type": f"{kind}.message",
+            "message": {"type": kind, "experiment": experiment_id, **payload},
+        },
+    )
 
 
 def send_epoch(experiment_id: int, metrics: dict[str, Any]) -> None:
@@ -37,10 +42,15 @@ def send_epoch(experiment_id: int, metrics: dict[str, Any]) -> None:
 
 def status_payload(experiment) -> dict[str, Any]:
     return {
-        "status": experiment.status, "status_label": experiment.get_status_display(), "error": experiment.error,
-        "test_metrics": experiment.test_summary, "total_epochs": experiment.epochs,
-        "checkpoint_epoch": experiment.checkpoint_epoch, "best_epoch": experiment.best_epoch,
-        "stop_reason": experiment.stop_reason, "cancel_requested": experiment.cancel_requested,
+        "status": experiment.status,
+        "status_label": experiment.get_status_display(),
+        "error": experiment.error,
+        "test_metrics": experiment.test_summary,
+        "total_epochs": experiment.epochs,
+        "checkpoint_epoch": experiment.checkpoint_epoch,
+        "best_epoch": experiment.best_epoch,
+        "stop_reason": experiment.stop_reason,
+        "cancel_requested": experiment.cancel_requested,
         "started_at": experiment.started_at.isoformat() if experiment.started_at else None,
         "finished_at": experiment.finished_at.isoformat() if experiment.finished_at else None,
     }
@@ -54,10 +64,14 @@ def send_status(experiment, started: bool = False) -> None:
 
 
 def send_team_update(experiment) -> None:
-    async_to_sync(get_channel_layer().group_send)(team_group_name(experiment.team_id), {
-        "type": "experiment.changed", "team": experiment.team_id,
-        "message": {"type": "changed", "experiment": experiment.pk, "status": experiment.status},
-    })
+    async_to_sync(get_channel_layer().group_send)(
+        team_group_name(experiment.team_id),
+        {
+            "type": "experiment.changed",
+            "team": experiment.team_id,
+            "message": {"type": "changed", "experiment": experiment.pk, "status": experiment.status},
+        },
+    )
 
 
 def send_progress(experiment_id: int, epoch: int, batch: int, batches: int, loss: float) -> None:

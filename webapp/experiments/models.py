@@ -20,8 +20,6 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-
-
 class Queue(models.TextChoices):
     GPU = "gpu", "GPU"
     CPU = "cpu", "CPU"
@@ -53,10 +51,18 @@ class Experiment(models.Model):
     presets = models.JSONField(default=list, blank=True, help_text="the presets the form started from, in order")
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones")
     # Transfer from an earlier run: its final weights are the starting point (head replaced for new classes).
-    init_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="descendants",
-                                  verbose_name="start from the weights of")
+    init_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="descendants",
+        verbose_name="start from the weights of",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True, default=timezone.now, help_text="when it last entered the queue")
+    queued_at = models.DateTimeField(
+        null=True, blank=True, default=timezone.now, help_text="when it last entered the queue"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
@@ -97,7 +103,9 @@ class Experiment(models.Model):
     def queue_positions() -> dict[int, int]:
         """{experiment id: position} of every queued experiment, 1 being the next to start on its queue:
         priority first, then the time it was queued (the order the broker serves them in)."""
-        queued = Experiment.objects.filter(status=Status.QUEUED).only("pk", "queue", "priority", "queued_at", "created_at")
+        queued = Experiment.objects.filter(status=Status.QUEUED).only(
+            "pk", "queue", "priority", "queued_at", "created_at"
+        )
         positions, taken = {}, {}
         for e in sorted(queued, key=lambda e: (PRIORITY_RANK[e.priority], e.queued_at or e.created_at, e.pk)):
             taken[e.queue] = taken.get(e.queue, 0) + 1
@@ -110,7 +118,8 @@ class Experiment(models.Model):
     def claim(self, worker: str) -> bool:
         """Atomically move queued -> running; False when someone else has it or it was cancelled."""
         claimed = Experiment.objects.filter(pk=self.pk, status=Status.QUEUED, cancel_requested=False).update(
-            status=Status.RUNNING, started_at=timezone.now(), finished_at=None, worker=worker, error="")
+            status=Status.RUNNING, started_at=timezone.now(), finished_at=None, worker=worker, error=""
+        )
         if claimed:
             self.refresh_from_db()
         return bool(claimed)
@@ -127,7 +136,8 @@ class Experiment(models.Model):
         """A queued experiment is cancelled at once (it never starts); a running one stops at its next batch."""
         now = timezone.now()
         if Experiment.objects.filter(pk=self.pk, status=Status.QUEUED).update(
-                status=Status.CANCELLED, finished_at=now, cancel_requested=False):
+            status=Status.CANCELLED, finished_at=now, cancel_requested=False
+        ):
             self.refresh_from_db()
             return "cancelled"
         if Experiment.objects.filter(pk=self.pk, status=Status.RUNNING).update(cancel_requested=True):
@@ -146,8 +156,14 @@ class Experiment(models.Model):
             rows = rows.filter(status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY], checkpoint_epoch__isnull=False)
         else:
             rows = rows.filter(status__in=[Status.CANCELLED, Status.FAILED])
-        updates = {"status": Status.QUEUED, "queued_at": timezone.now(), "finished_at": None, "error": "",
-                   "cancel_requested": False, "stop_reason": ""}
+        updates = {
+            "status": Status.QUEUED,
+            "queued_at": timezone.now(),
+            "finished_at": None,
+            "error": "",
+            "cancel_requested": False,
+            "stop_reason": "",
+        }
         if extra_epochs:
             updates["config"] = {**self.config, "epochs": self.epochs + extra_epochs}
         changed = rows.update(**updates)
@@ -165,16 +181,34 @@ class Experiment(models.Model):
 
     def to_dict(self) -> dict:
         return {
-            "id": self.pk, "name": self.name, "description": self.description, "team": self.team_id,
-            "dataset": self.dataset_id, "dataset_name": self.dataset.name, "owner": self.owner.get_username(),
-            "status": self.status, "status_label": self.get_status_display(), "queue": self.queue,
-            "priority": self.priority, "tags": self.tags, "presets": self.presets, "config": self.config,
-            "init_from": self.init_from_id, "error": self.error,
-            "test_metrics": self.test_summary, "epochs": self.epochs, "checkpoint_epoch": self.checkpoint_epoch,
-            "best_epoch": self.best_epoch, "stop_reason": self.stop_reason, "cancel_requested": self.cancel_requested,
-            "queue_position": self.queue_position(), "url": self.get_absolute_url(),
-            "created_at": _iso(self.created_at), "queued_at": _iso(self.queued_at),
-            "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at),
+            "id": self.pk,
+            "name": self.name,
+            "description": self.description,
+            "team": self.team_id,
+            "dataset": self.dataset_id,
+            "dataset_name": self.dataset.name,
+            "owner": self.owner.get_username(),
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "queue": self.queue,
+            "priority": self.priority,
+            "tags": self.tags,
+            "presets": self.presets,
+            "config": self.config,
+            "init_from": self.init_from_id,
+            "error": self.error,
+            "test_metrics": self.test_summary,
+            "epochs": self.epochs,
+            "checkpoint_epoch": self.checkpoint_epoch,
+            "best_epoch": self.best_epoch,
+            "stop_reason": self.stop_reason,
+            "cancel_requested": self.cancel_requested,
+            "queue_position": self.queue_position(),
+            "url": self.get_absolute_url(),
+            "created_at": _iso(self.created_at),
+            "queued_at": _iso(self.queued_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
         }
 
 

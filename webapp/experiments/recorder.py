@@ -1,5 +1,6 @@
 """The worker's training callback: one EpochMetric row per epoch, log lines, checkpoint bookkeeping,
 cancel requests, and live messages to the page."""
+
 from __future__ import annotations
 
 import threading
@@ -14,7 +15,9 @@ WORKER_SHUTTING_DOWN = threading.Event()
 
 
 class ExperimentRecorder(Throttled):
-    def __init__(self, experiment: Experiment, progress_per_second: float = 4.0, cancel_poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, experiment: Experiment, progress_per_second: float = 4.0, cancel_poll_seconds: float = 0.5
+    ) -> None:
         super().__init__(progress_per_second)
         self.experiment = experiment
         self._cancel_poll = cancel_poll_seconds
@@ -26,8 +29,10 @@ class ExperimentRecorder(Throttled):
 
     def on_fit_start(self, info: FitStart) -> None:
         what = f"resuming after epoch {info.start_epoch - 1}" if info.start_epoch > 1 else "starting"
-        self.log(f"{what} on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
-                 f"{len(info.classes)} classes, {info.parameters:,} parameters")
+        self.log(
+            f"{what} on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
+            f"{len(info.classes)} classes, {info.parameters:,} parameters"
+        )
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.due(progress):
@@ -38,11 +43,16 @@ class ExperimentRecorder(Throttled):
         epoch = values.pop("epoch")
         # update_or_create keeps one row per epoch even when a resumed run redoes an epoch.
         row, _ = EpochMetric.objects.update_or_create(
-            experiment=self.experiment, epoch=epoch, defaults={k: values[k] for k in EpochMetric.FIELDS if k != "epoch"})
+            experiment=self.experiment, epoch=epoch, defaults={k: values[k] for k in EpochMetric.FIELDS if k != "epoch"}
+        )
         live.send_epoch(self.experiment.pk, row.to_dict())
-        val = f", val loss {metrics.val_loss:.4f}, val acc {metrics.val_acc:.2%}" if metrics.val_loss is not None else ""
-        self.log(f"epoch {epoch}/{self.experiment.epochs}: train loss {metrics.train_loss:.4f}, "
-                 f"train acc {metrics.train_acc:.2%}{val} ({metrics.seconds:.1f}s)")
+        val = (
+            f", val loss {metrics.val_loss:.4f}, val acc {metrics.val_acc:.2%}" if metrics.val_loss is not None else ""
+        )
+        self.log(
+            f"epoch {epoch}/{self.experiment.epochs}: train loss {metrics.train_loss:.4f}, "
+            f"train acc {metrics.train_acc:.2%}{val} ({metrics.seconds:.1f}s)"
+        )
 
     def on_checkpoint(self, path: str, epoch: int) -> None:
         Experiment.objects.filter(pk=self.experiment.pk).update(checkpoint_epoch=epoch)

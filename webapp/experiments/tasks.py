@@ -1,4 +1,5 @@
 """The Celery task that runs one experiment. It takes the id, never an ORM object."""
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,9 @@ def final_model_path(experiment_id: int) -> Path:
 
 
 def send(experiment: Experiment) -> None:
-    run_experiment.apply_async(args=[experiment.pk], queue=broker_queue(experiment.queue),
-                               priority=experiment.broker_priority)
+    run_experiment.apply_async(
+        args=[experiment.pk], queue=broker_queue(experiment.queue), priority=experiment.broker_priority
+    )
 
 
 def enqueue(experiment: Experiment) -> None:
@@ -86,9 +88,14 @@ def run_experiment(self, experiment_id: int) -> str:
     else:
         extra = {"best_epoch": result.best_epoch, "stop_reason": result.stop_reason or ""}
         if result.status == "cancelled" and WORKER_SHUTTING_DOWN.is_set():
-            experiment.finish(Status.FAILED, error=(
-                f"The worker shut down during epoch {result.epochs_run + 1}; the checkpoint of epoch "
-                f"{result.epochs_run} is kept: resume to continue from it."), **extra)
+            experiment.finish(
+                Status.FAILED,
+                error=(
+                    f"The worker shut down during epoch {result.epochs_run + 1}; the checkpoint of epoch "
+                    f"{result.epochs_run} is kept: resume to continue from it."
+                ),
+                **extra,
+            )
         else:
             experiment.finish(FINAL_STATUS[result.status], test_metrics=result.test, **extra)
     experiment.refresh_from_db()

@@ -41,11 +41,15 @@ def experiment_lists(user) -> dict:
 
 @login_required
 def dashboard(request):
-    return render(request, "experiments/dashboard.html", {
-        **experiment_lists(request.user),
-        "datasets": datasets_for(request.user),
-        "can_create": teams_of(request.user, write=True).exists(),
-    })
+    return render(
+        request,
+        "experiments/dashboard.html",
+        {
+            **experiment_lists(request.user),
+            "datasets": datasets_for(request.user),
+            "can_create": teams_of(request.user, write=True).exists(),
+        },
+    )
 
 
 @login_required
@@ -64,23 +68,37 @@ def experiment_create(request):
     unknown = [name for name in asked if name not in PRESETS]
     if unknown:
         messages.error(request, f"Unknown preset ignored: {', '.join(unknown)}")
-    form = ExperimentForm(request.POST or None, user=request.user, clone_of=source,
-                          presets=[name for name in asked if name in PRESETS])
+    form = ExperimentForm(
+        request.POST or None, user=request.user, clone_of=source, presets=[name for name in asked if name in PRESETS]
+    )
     if request.method == "POST" and form.is_valid():
         dataset = form.cleaned_data["dataset"]
         with transaction.atomic():
             experiment = Experiment.objects.create(
-                team=dataset.team, owner=request.user, dataset=dataset, name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"], tags=form.cleaned_data["tags"],
-                priority=form.cleaned_data["priority"], config=form.config.to_dict(),
-                queue=queue_for(form.config), cloned_from=form.cleaned_data.get("cloned_from"),
-                presets=form.chosen_presets(), init_from=form.cleaned_data.get("init_from"),
+                team=dataset.team,
+                owner=request.user,
+                dataset=dataset,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                tags=form.cleaned_data["tags"],
+                priority=form.cleaned_data["priority"],
+                config=form.config.to_dict(),
+                queue=queue_for(form.config),
+                cloned_from=form.cleaned_data.get("cloned_from"),
+                presets=form.chosen_presets(),
+                init_from=form.cleaned_data.get("init_from"),
             )
             enqueue(experiment)
         return redirect(experiment)
-    return render(request, "experiments/create.html", {
-        "form": form, "clone_of": source, "presets_catalog": form.presets_catalog(),
-    })
+    return render(
+        request,
+        "experiments/create.html",
+        {
+            "form": form,
+            "clone_of": source,
+            "presets_catalog": form.presets_catalog(),
+        },
+    )
 
 
 @login_required
@@ -91,11 +109,17 @@ def experiment_detail(request, pk: int):
         (title, [(infos[k]["label"], v) for k, v in experiment.config.items() if k in infos and infos[k]["group"] == g])
         for g, title in GROUP_TITLES.items()
     ]
-    return render(request, "experiments/detail.html", {
-        "experiment": experiment, "config_groups": config_groups,
-        "can_write": can_write(request.user, experiment.team_id), "log_lines": experiment.log_tail(),
-        "live_info": {"id": experiment.pk, **live.status_payload(experiment)},
-    })
+    return render(
+        request,
+        "experiments/detail.html",
+        {
+            "experiment": experiment,
+            "config_groups": config_groups,
+            "can_write": can_write(request.user, experiment.team_id),
+            "log_lines": experiment.log_tail(),
+            "live_info": {"id": experiment.pk, **live.status_payload(experiment)},
+        },
+    )
 
 
 @login_required
@@ -108,7 +132,9 @@ def experiment_cancel(request, pk: int):
     elif outcome == "stopping":
         messages.info(request, "Stopping at the next batch; the last epoch's checkpoint is kept.")
     else:
-        messages.error(request, f"Nothing to cancel: the experiment has already {experiment.get_status_display().lower()}.")
+        messages.error(
+            request, f"Nothing to cancel: the experiment has already {experiment.get_status_display().lower()}."
+        )
     return redirect(experiment)
 
 
@@ -117,8 +143,11 @@ def experiment_cancel(request, pk: int):
 def experiment_resume(request, pk: int):
     experiment = experiment_for(request.user, pk, write=True)
     if actions.requeue(experiment):
-        start = (f"from the checkpoint of epoch {experiment.checkpoint_epoch}" if experiment.checkpoint_epoch
-                 else "from the start (no checkpoint was saved)")
+        start = (
+            f"from the checkpoint of epoch {experiment.checkpoint_epoch}"
+            if experiment.checkpoint_epoch
+            else "from the start (no checkpoint was saved)"
+        )
         messages.success(request, f"Queued again; it continues {start}.")
     else:
         messages.error(request, "Only a cancelled or failed experiment can be resumed.")
@@ -133,8 +162,11 @@ def experiment_extend(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Epochs to add: " + " ".join(form.errors["epochs"]))
     elif actions.requeue(experiment, extra_epochs=(extra := form.cleaned_data["epochs"])):
-        messages.success(request, f"Queued to train {extra} more epoch{'s' if extra != 1 else ''}, "
-                                  f"from epoch {experiment.checkpoint_epoch + 1} to {experiment.epochs}.")
+        messages.success(
+            request,
+            f"Queued to train {extra} more epoch{'s' if extra != 1 else ''}, "
+            f"from epoch {experiment.checkpoint_epoch + 1} to {experiment.epochs}.",
+        )
     else:
         messages.error(request, "Only a finished experiment with a checkpoint can train more epochs.")
     return redirect(experiment)

@@ -1,5 +1,6 @@
 """Online workers, from Celery's own remote inspection (ping, stats, active queues, active tasks) and
 a custom inspect command that reports each worker's device."""
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ def trainyard_device(state) -> dict[str, Any]:
 
 def _strip_prefix(queue: str) -> str:
     prefix = settings.TRAINYARD_QUEUE_PREFIX
-    return queue[len(prefix):] if prefix and queue.startswith(prefix) else queue
+    return queue[len(prefix) :] if prefix and queue.startswith(prefix) else queue
 
 
 def _pool_name(implementation: str) -> str:
@@ -40,7 +41,15 @@ def _duration(seconds: int) -> str:
     minutes, sec = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if days else f"{hours}h {minutes}m" if hours else f"{minutes}m {sec}s" if minutes else f"{sec}s"
+    return (
+        f"{days}d {hours}h"
+        if days
+        else f"{hours}h {minutes}m"
+        if hours
+        else f"{minutes}m {sec}s"
+        if minutes
+        else f"{sec}s"
+    )
 
 
 def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
@@ -60,12 +69,24 @@ def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
         worker_queues = [q["name"] for q in queues.get(name, [])]
         if prefix and not any(q.startswith(prefix) for q in worker_queues):
             continue  # a worker of another site (or test session) sharing this Redis
-        running = [task["args"][0] for task in active.get(name, []) if task.get("name") == "experiments.run" and task.get("args")]
+        running = [
+            task["args"][0]
+            for task in active.get(name, [])
+            if task.get("name") == "experiments.run" and task.get("args")
+        ]
         info = stats[name]
-        workers.append({
-            "name": name, "host": name.split("@", 1)[-1], "queues": [_strip_prefix(q) for q in worker_queues],
-            "device": devices.get(name, {}), "pool": _pool_name(info.get("pool", {}).get("implementation", "")),
-            "concurrency": info.get("pool", {}).get("max-concurrency"), "uptime": info.get("uptime"),
-            "uptime_text": _duration(info.get("uptime") or 0), "pid": info.get("pid"), "running": running,
-        })
+        workers.append(
+            {
+                "name": name,
+                "host": name.split("@", 1)[-1],
+                "queues": [_strip_prefix(q) for q in worker_queues],
+                "device": devices.get(name, {}),
+                "pool": _pool_name(info.get("pool", {}).get("implementation", "")),
+                "concurrency": info.get("pool", {}).get("max-concurrency"),
+                "uptime": info.get("uptime"),
+                "uptime_text": _duration(info.get("uptime") or 0),
+                "pid": info.get("pid"),
+                "running": running,
+            }
+        )
     return workers

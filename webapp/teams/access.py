@@ -3,6 +3,7 @@
 An outsider gets a 404 (the object's existence is not revealed); a member without write rights
 who asks to change something gets a 403.
 """
+
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
@@ -49,6 +50,6 @@ def object_for(queryset: QuerySet, user, pk, write: bool = False, team_field: st
 
 
 def can_write(user, team_id: int) -> bool:
-    return user.is_authenticated and Membership.objects.filter(
-        user=user, team_id=team_id, role__in=WRITE_ROLES
-    ).exists()
+    return (
+        user.is_authenticated and Membership.objects.filter(user=user, team_id=team_id, role__in=WRITE_ROLES).exists()
+    )

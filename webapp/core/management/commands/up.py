@@ -1,4 +1,5 @@
 """Run the whole product: Redis (embedded unless REDIS_URL is set), a Celery worker and the ASGI server."""
+
 from __future__ import annotations
 
 import io
@@ -19,13 +20,18 @@ from webapp.core.queues import DATASETS, broker_queue
 
 
 class Command(BaseCommand):
-    help = "Migrate, create the demo data (demo mode), start Redis, a Celery worker and the web server; Ctrl-C stops all."
+    help = (
+        "Migrate, create the demo data (demo mode), start Redis, a Celery worker and the web server; Ctrl-C stops all."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("TRAINYARD_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("TRAINYARD_PORT", "8000")))
-        parser.add_argument("--queues", default=os.environ.get("TRAINYARD_WORKER_QUEUES", "gpu,cpu"),
-                            help="queues the local worker consumes")
+        parser.add_argument(
+            "--queues",
+            default=os.environ.get("TRAINYARD_WORKER_QUEUES", "gpu,cpu"),
+            help="queues the local worker consumes",
+        )
 
     def handle(self, *args, host: str, port: int, queues: str, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
@@ -43,15 +49,54 @@ class Command(BaseCommand):
             elif not embedded_redis.is_up(settings.REDIS_URL):
                 raise CommandError(f"no Redis answers at REDIS_URL={settings.REDIS_URL}")
             broker_queues = ",".join(broker_queue(q.strip()) for q in queues.split(","))
-            self._spawn("worker", [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", broker_queues,
-                                   "--pool", "threads", "--concurrency", "1", "-n", "trainyard-local@%h",
-                                   "-l", "info"], env)
+            self._spawn(
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "webapp",
+                    "worker",
+                    "-Q",
+                    broker_queues,
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "1",
+                    "-n",
+                    "trainyard-local@%h",
+                    "-l",
+                    "info",
+                ],
+                env,
+            )
             # Dataset uploads are processed by their own worker, so they never wait behind a training run.
-            self._spawn("dataset worker", [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q",
-                                           broker_queue(DATASETS), "--pool", "threads", "--concurrency", "2",
-                                           "-n", "trainyard-datasets@%h", "-l", "info"], env)
-            self._spawn("web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
-                                "webapp.asgi:application"], env)
+            self._spawn(
+                "dataset worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "webapp",
+                    "worker",
+                    "-Q",
+                    broker_queue(DATASETS),
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "2",
+                    "-n",
+                    "trainyard-datasets@%h",
+                    "-l",
+                    "info",
+                ],
+                env,
+            )
+            self._spawn(
+                "web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "webapp.asgi:application"], env
+            )
             self._wait_for_port(host, port)
             shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
             self.stdout.write(self.style.SUCCESS(f"\nTrainyard is running at http://{shown_host}:{port}/"))

@@ -1,5 +1,6 @@
 """Add a dataset from the command line: a zip archive, a server folder or a torchvision dataset, with
 the same checks as the upload page and the admin. --now processes it in this process (no worker)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,9 @@ class Command(BaseCommand):
         source.add_argument("--zip", type=Path, help="a zip archive (image folders, or images + a CSV)")
         source.add_argument("--folder", type=Path, help="a folder under TRAINYARD_DATASET_FOLDER_ROOTS, read in place")
         source.add_argument("--torchvision", choices=SOURCES.names(), help="import from the original files")
-        parser.add_argument("--files", type=Path, help="where torchvision's files are (default TRAINYARD_TORCHVISION_DIR)")
+        parser.add_argument(
+            "--files", type=Path, help="where torchvision's files are (default TRAINYARD_TORCHVISION_DIR)"
+        )
         parser.add_argument("--download", action="store_true", help="download torchvision's files when missing")
         parser.add_argument("--seed", type=int, default=0, help="split seed")
         parser.add_argument("--val", type=float, default=0.15, help="validation fraction (when not fixed by folders)")
@@ -45,8 +48,14 @@ class Command(BaseCommand):
             raise CommandError("--val and --test must be fractions that leave at least 10% for training")
         if intake.busy_version(team, o["name"]):
             raise CommandError(f"a version of {o['name']} is still being processed")
-        dataset = Dataset(team=team, name=o["name"], description=o["description"], split_seed=o["seed"],
-                          val_fraction=o["val"], test_fraction=o["test"])
+        dataset = Dataset(
+            team=team,
+            name=o["name"],
+            description=o["description"],
+            split_seed=o["seed"],
+            val_fraction=o["val"],
+            test_fraction=o["test"],
+        )
         try:
             if o["zip"]:
                 data = o["zip"].read_bytes()
@@ -70,4 +79,6 @@ class Command(BaseCommand):
             row = Dataset.objects.filter(pk=pk).first()
             raise CommandError(row.error if row else (notices.rejection(pk) or {}).get("message", "rejected"))
         dataset = Dataset.objects.get(pk=pk)
-        self.stdout.write(self.style.SUCCESS(f"{dataset}: {dataset.num_images} images in {len(dataset.classes)} classes"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{dataset}: {dataset.num_images} images in {len(dataset.classes)} classes")
+        )

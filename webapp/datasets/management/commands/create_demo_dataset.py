@@ -23,8 +23,13 @@ class Command(BaseCommand):
         if existing is not None and existing.path.is_dir() and existing.is_ready and existing.split_file:
             self.stdout.write(f"demo dataset already there: {existing.path}")
             return
-        dataset = existing or Dataset(team=team_obj, name=DEMO_NAME, source=DatasetSource.BUILTIN, root=DEMO_ROOT,
-                                      description="scikit-learn's handwritten digits: 1,797 grayscale 8x8 images, 10 classes.")
+        dataset = existing or Dataset(
+            team=team_obj,
+            name=DEMO_NAME,
+            source=DatasetSource.BUILTIN,
+            root=DEMO_ROOT,
+            description="scikit-learn's handwritten digits: 1,797 grayscale 8x8 images, 10 classes.",
+        )
         if not dataset.path.is_dir():
             write_digits_folder(dataset.path)
         try:

@@ -1,5 +1,6 @@
 """Free this host's dataset cache: copies of datasets no row uses any more, and leftovers of crashed
 processing. Run it on each host that trains (from cron, say); the stored files are not touched."""
+
 from __future__ import annotations
 
 import shutil
@@ -37,7 +38,9 @@ class Command(BaseCommand):
                 stale = name.split(".")[0] not in used
             if not stale:
                 continue
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+            size = (
+                sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+            )
             self.stdout.write(f"{'would remove' if dry_run else 'removing'} {path} ({size:,} bytes)")
             removed, freed = removed + 1, freed + size
             if dry_run:
@@ -49,4 +52,3 @@ class Command(BaseCommand):
                 path.unlink(missing_ok=True)
         verb = "would free" if dry_run else "freed"
         self.stdout.write(self.style.SUCCESS(f"{removed} entries, {verb} {freed:,} bytes"))
-
