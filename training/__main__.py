@@ -9,6 +9,7 @@ Runs the same pipeline as the web workers and prints its progress. Examples:
 
 Ctrl-C once stops after the current batch, keeping the last epoch's checkpoint (exit status 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from training.augment import describe_ops, list_augmentations
-from training.callbacks import Callback, PrintProgress
+from training.callbacks import Callback, Outcome, PrintProgress
 from training.config import ConfigError, TrainConfig
 from training.data import load_image_folder
 from training.engine import fit
@@ -53,8 +54,9 @@ LISTS: dict[str, Callable[[], None]] = {
     "presets": _print_presets,
     "options": _print_options,
     "augmentations": lambda: print("\n".join(list_augmentations())),
-    "augment-ops": lambda: print("\n".join(f"{o['name']:15} {o['description']} (default {o['default']})"
-                                           for o in describe_ops())),
+    "augment-ops": lambda: print(
+        "\n".join(f"{o['name']:15} {o['description']} (default {o['default']})" for o in describe_ops())
+    ),
     "optimizers": lambda: print("\n".join(list_optimizers())),
     "schedulers": lambda: print("\n".join(list_schedulers())),
 }
@@ -94,12 +96,21 @@ def parse_values(items: list[str], parser: argparse.ArgumentParser) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train a CNN image classifier on an image folder.")
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description="Train a CNN image classifier on an image folder."
+    )
     parser.add_argument("--data", help="image folder: one sub-folder per class (optionally under train/ val/ test/)")
-    parser.add_argument("--preset", action="append", default=[], metavar="NAME",
-                        help="a named preset (repeatable; later ones win); see --list presets")
+    parser.add_argument(
+        "--preset",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a named preset (repeatable; later ones win); see --list presets",
+    )
     parser.add_argument("--config", help="JSON file with config values (applied after the presets)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config value (repeatable)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one config value (repeatable)"
+    )
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--split-seed", type=int, default=0)
@@ -134,8 +145,14 @@ def main(argv: list[str] | None = None) -> int:
 
     cancel = CancelOnInterrupt()
     try:
-        result = fit(config, data, callbacks=[PrintProgress(), cancel], checkpoint_dir=args.out,
-                     resume_from=args.resume, init_from=args.init_from)
+        result = fit(
+            config,
+            data,
+            callbacks=[PrintProgress(), cancel],
+            checkpoint_dir=args.out,
+            resume_from=args.resume,
+            init_from=args.init_from,
+        )
     except ConfigError as exc:
         for name, message in exc.errors.items():
             print(f"config error: {name}: {message}", file=sys.stderr)
@@ -149,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {"config": config.to_dict(), **result.to_dict()}
         (Path(args.out) / "result.json").write_text(json.dumps(report, indent=2))
         print(f"wrote {Path(args.out) / 'result.json'}")
-    return 0 if result.status != "cancelled" else 1
+    return 0 if result.status != Outcome.CANCELLED else 1
 
 
 if __name__ == "__main__":

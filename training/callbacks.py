@@ -1,15 +1,26 @@
 """What the training loop tells the outside world. The loop knows nothing of logging, databases or
 websockets: whoever cares registers a Callback and overrides the hooks it needs.
 """
+
 from __future__ import annotations
 
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import nn
+
+
+class Outcome(StrEnum):
+    """How a call to `fit` ended (`FitResult.status`)."""
+
+    COMPLETED = "completed"  # every epoch ran
+    STOPPED_EARLY = "stopped_early"  # early stopping: the monitored metric stopped improving
+    CANCELLED = "cancelled"  # a callback's should_stop() during an epoch; the last checkpoint is kept
+    PRUNED = "pruned"  # a callback's prune_reason() after an epoch (hyperparameter search); checkpoint kept
 
 
 @dataclass
@@ -58,14 +69,14 @@ class FitStart:
 
 @dataclass
 class FitResult:
-    status: str  # "completed", "stopped_early" or "cancelled"
+    status: Outcome
     epochs_run: int  # the last completed epoch
     history: list[EpochMetrics] = field(default_factory=list)
     # On the test split, with the final weights: accuracy, loss, top5_accuracy (more than 5 classes),
     # macro_f1, confusion_matrix, per_class, predictions, classes, num_samples (see metrics.classification_report).
     # None when cancelled or when there is no test split.
     test: dict[str, Any] | None = None
-    stop_reason: str = ""  # why a run stopped early or was cancelled
+    stop_reason: str = ""  # why a run stopped early, was cancelled or pruned
     best_epoch: int | None = None  # by the monitored metric (None without a validation split)
     best_value: float | None = None  # the monitored metric at best_epoch
     monitor: str = ""
@@ -74,10 +85,18 @@ class FitResult:
     model: nn.Module | None = field(default=None, repr=False, compare=False)  # the final model (not serialized)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "epochs_run": self.epochs_run, "test": self.test,
-                "stop_reason": self.stop_reason, "best_epoch": self.best_epoch, "best_value": self.best_value,
-                "monitor": self.monitor, "restored_best": self.restored_best, "model_path": self.model_path,
-                "history": [m.to_dict() for m in self.history]}
+        return {
+            "status": self.status,
+            "epochs_run": self.epochs_run,
+            "test": self.test,
+            "stop_reason": self.stop_reason,
+            "best_epoch": self.best_epoch,
+            "best_value": self.best_value,
+            "monitor": self.monitor,
+            "restored_best": self.restored_best,
+            "model_path": self.model_path,
+            "history": [m.to_dict() for m in self.history],
+        }
 
 
 class Callback:
@@ -100,6 +119,12 @@ class Callback:
     def should_stop(self) -> bool:
         """Asked after every batch; True cancels the run (the last epoch's checkpoint is kept)."""
         return False
+
+    def prune_reason(self, metrics: EpochMetrics) -> str | None:
+        """Asked after every epoch's checkpoint; a reason ends the run as pruned (a weak search trial).
+
+        A pruned run keeps its checkpoint; it is not tested and writes no model.pt."""
+        return None
 
 
 class Throttled(Callback):
@@ -125,18 +150,27 @@ class PrintProgress(Throttled):
         self.interactive = sys.stdout.isatty()  # a log file gets whole lines only, not carriage-return updates
 
     def on_fit_start(self, info: FitStart) -> None:
-        print(f"training on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
-              f"{len(info.classes)} classes, {info.parameters:,} parameters", flush=True)
+        print(
+            f"training on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
+            f"{len(info.classes)} classes, {info.parameters:,} parameters",
+            flush=True,
+        )
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.interactive and self.due(progress):
-            print(f"\repoch {progress.epoch} batch {progress.batch}/{progress.batches} loss {progress.loss:.4f}",
-                  end="", flush=True)
+            print(
+                f"\repoch {progress.epoch} batch {progress.batch}/{progress.batches} loss {progress.loss:.4f}",
+                end="",
+                flush=True,
+            )
 
     def on_epoch_end(self, m: EpochMetrics) -> None:
         val = f" val_loss {m.val_loss:.4f} val_acc {m.val_acc:.4f}" if m.val_loss is not None else ""
-        print(f"\repoch {m.epoch}: train_loss {m.train_loss:.4f} train_acc {m.train_acc:.4f}{val} "
-              f"lr {m.lr:.2e} {m.seconds:.1f}s {m.images_per_sec:.0f} img/s", flush=True)
+        print(
+            f"\repoch {m.epoch}: train_loss {m.train_loss:.4f} train_acc {m.train_acc:.4f}{val} "
+            f"lr {m.lr:.2e} {m.seconds:.1f}s {m.images_per_sec:.0f} img/s",
+            flush=True,
+        )
 
     def on_log(self, line: str) -> None:
         print(f"\r{line}", flush=True)

@@ -8,6 +8,7 @@ numbers as the uninterrupted run: on CPU the final weights and metrics are ident
 number in the checkpoint is, with the seed, the whole random state. (CUDA kernels are not bitwise
 deterministic, so GPU runs are reproducible only up to floating-point noise.)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,7 @@ from torch import nn
 
 from training import checkpoint as ckpt
 from training.augment import build_augmenter
-from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart
+from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart, Outcome
 from training.config import RESUME_MAY_CHANGE, ConfigError, TrainConfig
 from training.data import IMAGENET_STATS, Splits, Stats, channel_stats, compute_stats
 from training.early_stopping import EarlyStopping
@@ -88,15 +89,20 @@ class _Callbacks:
         def call(*args):
             for cb in self.items:
                 getattr(cb, hook)(*args)
+
         return call
 
     def should_stop(self) -> bool:
         return any(cb.should_stop() for cb in self.items)
 
+    def prune_reason(self, metrics: EpochMetrics) -> str | None:
+        return next((r for cb in self.items if (r := cb.prune_reason(metrics))), None)
+
 
 # --- checks before anything runs --------------------------------------------------------------------
-def preflight(config: TrainConfig, data: Splits | None = None, *, init_from: str | Path | None = None,
-              resuming: bool = False) -> dict[str, str]:
+def preflight(
+    config: TrainConfig, data: Splits | None = None, *, init_from: str | Path | None = None, resuming: bool = False
+) -> dict[str, str]:
     """Problems that would stop this run on this machine with this data, by config field.
 
     Beyond `TrainConfig.check()`: the pretrained weights file in the local torch cache, the loss for
@@ -109,8 +115,9 @@ def preflight(config: TrainConfig, data: Splits | None = None, *, init_from: str
         if not ok:
             errors["pretrained"] = message
     if config.transfer_mode != "full" and not config.pretrained and init_from is None and not resuming:
-        errors["transfer_mode"] = (f"{config.transfer_mode} needs a trained backbone: turn on pretrained "
-                                   "weights or start from an earlier run")
+        errors["transfer_mode"] = (
+            f"{config.transfer_mode} needs a trained backbone: turn on pretrained weights or start from an earlier run"
+        )
     if data is not None:
         problem = LOSSES.get(config.loss).check(data.num_classes)
         if problem:
@@ -129,11 +136,15 @@ def _check_resume(state: dict[str, Any], config: TrainConfig, data: Splits) -> N
         old = saved.get(name, TrainConfig.__dataclass_fields__[name].default)
         new = getattr(config, name)
         if name not in RESUME_MAY_CHANGE and old != new:
-            errors[name] = (f"differs from the checkpoint's ({old!r}); a resumed run may change only: "
-                            f"{', '.join(sorted(RESUME_MAY_CHANGE))}")
+            errors[name] = (
+                f"differs from the checkpoint's ({old!r}); a resumed run may change only: "
+                f"{', '.join(sorted(RESUME_MAY_CHANGE))}"
+            )
     if state.get("classes") != data.classes:
-        errors["__all__"] = (f"the checkpoint was trained on the classes {state.get('classes')}, this dataset "
-                             f"has {data.classes}; to train on other data, start from it with init_from")
+        errors["__all__"] = (
+            f"the checkpoint was trained on the classes {state.get('classes')}, this dataset "
+            f"has {data.classes}; to train on other data, start from it with init_from"
+        )
     if config.epochs < state["epoch"]:
         errors["epochs"] = f"the checkpoint already holds epoch {state['epoch']}; ask for at least that many"
     if errors:
@@ -141,8 +152,9 @@ def _check_resume(state: dict[str, Any], config: TrainConfig, data: Splits) -> N
 
 
 # --- pieces of the loop -------------------------------------------------------------------------------
-def _choose_stats(config: TrainConfig, given: Stats | None, init_stats: Stats | None,
-                  batches: Batches, data: Splits) -> tuple[Stats, str]:
+def _choose_stats(
+    config: TrainConfig, given: Stats | None, init_stats: Stats | None, batches: Batches, data: Splits
+) -> tuple[Stats, str]:
     if config.normalization == "imagenet" or (config.normalization == "auto" and config.pretrained):
         return IMAGENET_STATS, "ImageNet statistics"
     if config.normalization == "auto" and init_stats is not None:
@@ -176,8 +188,9 @@ class _Inputs:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], inputs: _Inputs,
-            objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], inputs: _Inputs, objective: Objective
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities (N, classes) and labels, on CPU."""
     model.eval()
     out, labels = [], []
@@ -204,10 +217,17 @@ def _current_lr(optimizer: torch.optim.Optimizer) -> float:
 
 
 # --- the loop ---------------------------------------------------------------------------------------
-def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
-        checkpoint_dir: str | Path | None = None, resume_from: str | Path | None = None, *,
-        stats: Stats | None = None, init_from: str | Path | None = None,
-        progress_interval: float = 0.25) -> FitResult:
+def fit(
+    config: TrainConfig,
+    data: Splits,
+    callbacks: Sequence[Callback] = (),
+    checkpoint_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    *,
+    stats: Stats | None = None,
+    init_from: str | Path | None = None,
+    progress_interval: float = 0.25,
+) -> FitResult:
     """Train `config.arch` on `data` for `config.epochs` epochs.
 
     After every epoch: `on_epoch_end(metrics)`, then `last.pt` in `checkpoint_dir` (if given) and
@@ -250,9 +270,16 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
     # Model first: a missing pretrained file or an unfit checkpoint fails before data is decoded.
     seed_everything(config.seed)
     objective_cls = LOSSES.get(config.loss)
-    model = create_model(config.arch, objective_cls.outputs(data.num_classes), config.image_size,
-                         pretrained=config.pretrained and resume_state is None, depth=config.depth,
-                         width=config.width, batch_norm=config.batch_norm, dropout=config.dropout)
+    model = create_model(
+        config.arch,
+        objective_cls.outputs(data.num_classes),
+        config.image_size,
+        pretrained=config.pretrained and resume_state is None,
+        depth=config.depth,
+        width=config.width,
+        batch_norm=config.batch_norm,
+        dropout=config.dropout,
+    )
     if config.pretrained and resume_state is None:
         cbs.on_log(f"loaded pretrained weights {weights_name(config.arch, config.batch_norm)}")
     init_stats = None
@@ -273,12 +300,15 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
     else:
         mean_std, stats_source = _choose_stats(config, stats, init_stats, batches, data)
     # Erased pixels take the mean color, which normalization turns into 0.
-    augmenter = build_augmenter(config.augmentation, config.image_size, config.augment_ops,
-                                fill=[round(255 * m) for m in mean_std[0]])
+    augmenter = build_augmenter(
+        config.augmentation, config.image_size, config.augment_ops, fill=[round(255 * m) for m in mean_std[0]]
+    )
     batches.set_augmenter(augmenter)
     spec = f" ({augmenter.spec})" if augmenter.spec and augmenter.spec != config.augmentation else ""
-    cbs.on_log(f"data: {path} path, {config.image_size}px, augmentation {config.augmentation}{spec}, "
-               f"normalized with {stats_source}; ready in {time.perf_counter() - started_at:.1f}s")
+    cbs.on_log(
+        f"data: {path} path, {config.image_size}px, augmentation {config.augmentation}{spec}, "
+        f"normalized with {stats_source}; ready in {time.perf_counter() - started_at:.1f}s"
+    )
 
     model.to(device)
     inputs = _Inputs(mean_std, device, precision, config.channels_last)
@@ -317,20 +347,35 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
     if resume_state is not None:
         schedule.load_state_dict(resume_state.get("schedule"))
 
-    cbs.on_fit_start(FitStart(
-        config.epochs, start_epoch, data.classes, str(device), len(data.train), len(data.val), len(data.test),
-        sum(p.numel() for p in model.parameters()), count_trainable(model), path, precision,
-        list(mean_std[0]), list(mean_std[1])))
+    cbs.on_fit_start(
+        FitStart(
+            config.epochs,
+            start_epoch,
+            data.classes,
+            str(device),
+            len(data.train),
+            len(data.val),
+            len(data.test),
+            sum(p.numel() for p in model.parameters()),
+            count_trainable(model),
+            path,
+            precision,
+            list(mean_std[0]),
+            list(mean_std[1]),
+        )
+    )
 
-    status, stop_reason, last_epoch = "completed", "", start_epoch - 1
+    status, stop_reason, last_epoch = Outcome.COMPLETED, "", start_epoch - 1
     trainable_stages = first_plan.trainable_stages
     for epoch in range(start_epoch, config.epochs + 1):
         epoch_plan = plan(config, epoch, len(stages))
         if epoch_plan.trainable_stages != trainable_stages:
             apply_freezing(model, epoch_plan.trainable_stages)
             trainable_stages = epoch_plan.trainable_stages
-            cbs.on_log(f"epoch {epoch}: {trainable_stages} of {len(stages)} backbone stages trainable "
-                       f"({count_trainable(model):,} parameters)")
+            cbs.on_log(
+                f"epoch {epoch}: {trainable_stages} of {len(stages)} backbone stages trainable "
+                f"({count_trainable(model):,} parameters)"
+            )
         torch_seed, data_seed = epoch_seeds(config.seed, epoch)
         torch.manual_seed(torch_seed)
         model.train()
@@ -365,22 +410,29 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
                 last_report = now
                 cbs.on_batch_end(BatchProgress(epoch, step, steps, loss.item()))
             if cbs.should_stop():
-                status = "cancelled"
+                status = Outcome.CANCELLED
                 break
-        if status == "cancelled":
+        if status == Outcome.CANCELLED:
             stop_reason = f"cancelled during epoch {epoch}; the checkpoint of epoch {last_epoch} is kept"
             break
         train_seconds = time.perf_counter() - epoch_started
         train_loss = (loss_sum / max(seen, 1)).item()
         if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"the training loss became {train_loss} in epoch {epoch}: lower the learning "
-                                   f"rate (now {config.lr:g}), add warmup or gradient clipping")
+            raise TrainingDiverged(
+                f"the training loss became {train_loss} in epoch {epoch}: lower the learning "
+                f"rate (now {config.lr:g}), add warmup or gradient clipping"
+            )
 
         val = summary(*predict(model, batches.eval("val"), inputs, objective)) if data.val else None
         metrics = EpochMetrics(
-            epoch=epoch, train_loss=train_loss, train_acc=correct.item() / max(seen, 1),
-            val_loss=val["loss"] if val else None, val_acc=val["accuracy"] if val else None,
-            lr=lr_used, seconds=time.perf_counter() - epoch_started, images_per_sec=seen / max(train_seconds, 1e-9),
+            epoch=epoch,
+            train_loss=train_loss,
+            train_acc=correct.item() / max(seen, 1),
+            val_loss=val["loss"] if val else None,
+            val_acc=val["accuracy"] if val else None,
+            lr=lr_used,
+            seconds=time.perf_counter() - epoch_started,
+            images_per_sec=seen / max(train_seconds, 1e-9),
         )
         history.append(metrics)
         last_epoch = epoch
@@ -393,25 +445,47 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
         cbs.on_epoch_end(metrics)
 
         if checkpoint_dir is not None:
-            saved = ckpt.save_atomic({
-                "format": CHECKPOINT_FORMAT, "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "early_stopping": tracker.state_dict(), "best_model": best_state if keep_best else None,
-                "history": [m.to_dict() for m in history], "config": config.to_dict(), "classes": data.classes,
-                "mean": list(mean_std[0]), "std": list(mean_std[1]),
-            }, Path(checkpoint_dir) / CHECKPOINT_NAME)
+            saved = ckpt.save_atomic(
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                    "early_stopping": tracker.state_dict(),
+                    "best_model": best_state if keep_best else None,
+                    "history": [m.to_dict() for m in history],
+                    "config": config.to_dict(),
+                    "classes": data.classes,
+                    "mean": list(mean_std[0]),
+                    "std": list(mean_std[1]),
+                },
+                Path(checkpoint_dir) / CHECKPOINT_NAME,
+            )
             cbs.on_checkpoint(str(saved), epoch)
 
         if config.early_stopping and tracker.triggered and epoch < config.epochs:
-            status, stop_reason = "stopped_early", tracker.reason(epoch)
+            status, stop_reason = Outcome.STOPPED_EARLY, tracker.reason(epoch)
             cbs.on_log(stop_reason)
             cbs.on_early_stop(epoch, stop_reason)
             break
+        if epoch < config.epochs and (reason := cbs.prune_reason(metrics)):
+            status, stop_reason = Outcome.PRUNED, reason
+            cbs.on_log(f"pruned after epoch {epoch}: {reason}")
+            break
 
-    result = FitResult(status, last_epoch, history, stop_reason=stop_reason, monitor=config.monitor,
-                       best_epoch=tracker.best_epoch or None, best_value=tracker.best, model=model)
-    if status != "cancelled":
+    result = FitResult(
+        status,
+        last_epoch,
+        history,
+        stop_reason=stop_reason,
+        monitor=config.monitor,
+        best_epoch=tracker.best_epoch or None,
+        best_value=tracker.best,
+        model=model,
+    )
+    if status not in (Outcome.CANCELLED, Outcome.PRUNED):
         if keep_best and best_state is not None and tracker.best_epoch != last_epoch:
             model.load_state_dict(best_state)
             result.restored_best = True
@@ -420,10 +494,19 @@ def fit(config: TrainConfig, data: Splits, callbacks: Sequence[Callback] = (),
             log_probs, labels = predict(model, batches.eval("test"), inputs, objective)
             result.test = classification_report(log_probs, labels, data.classes, [p for p, _ in data.test])
         if checkpoint_dir is not None:
-            result.model_path = str(ckpt.save_atomic({
-                "format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config.to_dict(),
-                "classes": data.classes, "mean": list(mean_std[0]), "std": list(mean_std[1]),
-                "epoch": tracker.best_epoch if result.restored_best else last_epoch,
-            }, Path(checkpoint_dir) / MODEL_NAME))
+            result.model_path = str(
+                ckpt.save_atomic(
+                    {
+                        "format": CHECKPOINT_FORMAT,
+                        "model": model.state_dict(),
+                        "config": config.to_dict(),
+                        "classes": data.classes,
+                        "mean": list(mean_std[0]),
+                        "std": list(mean_std[1]),
+                        "epoch": tracker.best_epoch if result.restored_best else last_epoch,
+                    },
+                    Path(checkpoint_dir) / MODEL_NAME,
+                )
+            )
     cbs.on_fit_end(result)
     return result
