@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import TINY_CONFIG, make_image_folder
+from tests.helpers import TINY_CONFIG
+from tests.images import make_image_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

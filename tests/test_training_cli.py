@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from tests.training_helpers import write_pattern_folder
+from tests.images import write_pattern_folder
 from training.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent

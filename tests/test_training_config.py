@@ -136,12 +136,14 @@ def test_preflight_names_what_this_run_cannot_do(tmp_path, monkeypatch):
     three = Splits(["a", "b", "c"], [("x.png", 0)], [])
     errors = preflight(
         resolve_config(["resnet-standard", "feature-extract"], {"loss": "bce", "early_stopping": True}), three
-    )
+    ).errors
     assert "resnet18-f37072fd.pth" in errors["pretrained"]
     assert "2 classes" in errors["loss"]
     assert "validation split" in errors["early_stopping"]
+    assert "training split (1 images): use at most 1" in errors["batch_size"]
     assert (
         "needs a trained backbone"
-        in preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}))["transfer_mode"]
+        in preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"})).errors["transfer_mode"]
     )
-    assert preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}), init_from="run/model.pt") == {}
+    started = preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}), init_from="run/model.pt")
+    assert started.ok and started.errors == {} and started.warnings == {}
