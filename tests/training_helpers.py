@@ -64,3 +64,8 @@ def comparable(history: list[EpochMetrics]) -> list[dict[str, Any]]:
 
 def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def tiny_settings(**changes: Any) -> list[str]:
+    """`python -m training` arguments that set the tiny config (and `changes`)."""
+    return [f"--set={key}={value}" for key, value in {**TINY, **changes}.items()]
