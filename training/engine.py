@@ -1,5 +1,19 @@
 """`fit(config, data, callbacks)`: the training loop. It triggers callbacks and knows nothing else.
 
+`fit` reads as its steps (the methods of `_Trainer`, in this order):
+
+    preflight       problems by config field, before anything runs (`training.preflight`)
+    set_up          device; model (seed, ImageNet weights or an earlier run's); data path, statistics
+                    and augmentation; objective, frozen stages and optimizer
+    restore         when resuming: weights, optimizer, early stopping and history from `last.pt`
+    start_schedule  the learning rates at the step reached
+    run             per epoch: train_epoch (the hot loop), evaluate, save_checkpoint; until the last
+                    epoch, early stopping, a prune or a cancel
+    finish          the best weights back, the test split, `model.pt`
+
+What happens is reported to the callbacks as facts (`FitStart`, `EpochMetrics`, events such as
+`DataReady`); the wording of the log is theirs (`training.callbacks`).
+
 Reproducibility: the model is initialized from `config.seed`, and every epoch reseeds torch's global
 generator (dropout, stochastic depth, per-image augmentations) and the data's generator (shuffle,
 batched augmentations, loader workers) from (seed, epoch). An epoch's randomness therefore depends
@@ -386,16 +400,9 @@ class _Trainer:
         The hot loop: sums stay on the device (reading them every batch would wait for the GPU every
         batch) and callbacks hear of a batch at most every `progress_interval` seconds.
         """
-        config, model, optimizer, scaler, objective, inputs, schedule, cbs = (
-            self.config,
-            self.model,
-            self.optimizer,
-            self.scaler,
-            self.objective,
-            self.inputs,
-            self.schedule,
-            self.cbs,
-        )
+        # Locals, not attributes, in the loop below: no extra lookups per batch.
+        config, model, optimizer, scaler = self.config, self.model, self.optimizer, self.scaler
+        objective, inputs, schedule, cbs = self.objective, self.inputs, self.schedule, self.cbs
         steps, interval = self.steps, self.progress_interval
         torch_seed, data_seed = epoch_seeds(config.seed, epoch)
         torch.manual_seed(torch_seed)
