@@ -8,7 +8,16 @@ result = fit(config, load_image_folder("digits/"), callbacks=[...])
 from __future__ import annotations
 
 from training.augment import augment_preview, list_augmentations
-from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart, Outcome, PrintProgress
+from training.callbacks import (
+    BatchProgress,
+    Callback,
+    EpochMetrics,
+    Event,
+    FitResult,
+    FitStart,
+    Outcome,
+    PrintProgress,
+)
 from training.config import GROUPS, ConfigError, TrainConfig
 from training.data import Splits, compute_stats, load_image_folder
 from training.engine import TrainingDiverged, fit
@@ -25,6 +34,7 @@ __all__ = [
     "ConfigError",
     "DatasetRejected",
     "EpochMetrics",
+    "Event",
     "FitResult",
     "FitStart",
     "Outcome",
