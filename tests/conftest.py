@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.helpers import TINY_CONFIG, Worker, make_image_folder
+from tests.helpers import TINY_CONFIG, Worker
+from tests.images import make_image_folder
 from webapp.datasets.models import Dataset
 from webapp.experiments.models import Experiment
 from webapp.teams.models import Role, Team

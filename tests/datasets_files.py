@@ -1,5 +1,5 @@
-"""Real files for the dataset tests: images in every mode, zip archives good and bad, and tiny
-torchvision originals (MNIST's IDX files, CIFAR-10's pickled batches) in their real formats."""
+"""Real files for the dataset tests: what is stored, and tiny torchvision originals (MNIST's IDX files,
+CIFAR-10's pickled batches) in their real formats. Images and archives: `tests.images`."""
 
 from __future__ import annotations
 
@@ -9,83 +9,19 @@ import pickle
 import random
 import struct
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from PIL import Image
 
-COLORS = [(220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 30), (160, 40, 200), (30, 200, 200)]
-
-
-def image_bytes(
-    color: tuple[int, int, int] = (200, 50, 50),
-    size: tuple[int, int] = (12, 12),
-    mode: str = "RGB",
-    fmt: str = "PNG",
-    seed: int = 0,
-) -> bytes:
-    """A small noisy image around `color` (noise: no two seeds give the same file)."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    pixels = np.clip(np.array(color)[None, None, :] + rng.integers(-40, 41, (h, w, 3)), 0, 255).astype(np.uint8)
-    img = Image.fromarray(pixels, "RGB")
-    if mode == "P":
-        img = img.quantize(16)
-    elif mode == "RGBA":
-        img = img.convert("RGBA")
-        img.putalpha(Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8), "L"))
-    elif mode != "RGB":
-        img = img.convert(mode)
-    buffer = io.BytesIO()
-    img.save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def class_entries(
-    classes: int = 3, per_class: int = 6, prefix: str = "", seed: int = 0, size=(12, 12), names: list[str] | None = None
-) -> dict[str, bytes]:
-    """{"<prefix>class_i/img_j.png": bytes}: one folder per class, each class its own color."""
-    names = names or [f"class_{c}" for c in range(classes)]
-    entries = {}
-    for c, name in enumerate(names):
-        for i in range(per_class):
-            entries[f"{prefix}{name}/img_{i:03d}.png"] = image_bytes(
-                COLORS[c % len(COLORS)], size, seed=seed * 100_000 + c * 1000 + i
-            )
-    return entries
-
-
-def zip_bytes(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as zf:
-        for name, data in entries.items():
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data, compress_type=compression)
-    return buffer.getvalue()
-
-
-def zip_with_link(entries: dict[str, bytes], link_name: str, target: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-        info = zipfile.ZipInfo(link_name)
-        info.external_attr = 0o120777 << 16  # a symbolic link, as `zip --symlinks` stores it
-        zf.writestr(info, target)
-    return buffer.getvalue()
-
-
-def truncated_png(seed: int = 0) -> bytes:
-    data = image_bytes(size=(40, 40), seed=seed)
-    return data[: len(data) // 2]
-
-
-def big_png(width: int, height: int) -> bytes:
-    """A real PNG of width x height pixels that stays small on disk (1-bit, one color)."""
-    buffer = io.BytesIO()
-    Image.new("1", (width, height), 1).save(buffer, format="PNG")
-    return buffer.getvalue()
+from tests.images import (  # noqa: F401  (the dataset tests import these from here still)
+    big_png,
+    class_entries,
+    image_bytes,
+    truncated_png,
+    zip_bytes,
+    zip_with_link,
+)
 
 
 def stored_files() -> set[str]:

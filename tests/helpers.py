@@ -1,18 +1,17 @@
-"""Builders for real files and processes that several test files use."""
+"""Real processes and clients that several test files use, and the tiny training config.
+(Images, image folders and archives: `tests.images`.)"""
 
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from PIL import Image
-
-COLORS = [(220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 30), (160, 40, 200), (30, 200, 200)]
+# The dataset tests import this from here still; new code imports it from tests.images.
+from tests.images import make_image_folder  # noqa: F401
 
 # A config small enough that two epochs take a second or two on one CPU core.
 TINY_CONFIG = {
@@ -26,20 +25,6 @@ TINY_CONFIG = {
     "device": "cpu",
     "seed": 0,
 }
-
-
-def make_image_folder(root: Path, classes: int = 3, per_class: int = 12, size: int = 12, seed: int = 0) -> Path:
-    """One folder per class of small images: each class its own color with noise, so a CNN can learn them."""
-    rng = random.Random(seed)
-    for c in range(classes):
-        folder = root / f"class_{c}"
-        folder.mkdir(parents=True, exist_ok=True)
-        base = COLORS[c % len(COLORS)]
-        for i in range(per_class):
-            img = Image.new("RGB", (size, size))
-            img.putdata([tuple(max(0, min(255, v + rng.randint(-40, 40))) for v in base) for _ in range(size * size)])
-            img.save(folder / f"img_{i:03d}.png")
-    return root
 
 
 def database_url(settings_dict: dict) -> str:

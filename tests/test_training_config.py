@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from training import ConfigError, TrainConfig, list_presets, preflight, resolve_config
+from tests.images import write_pattern_folder
+from tests.training_helpers import TINY, Recorder
+from training import ConfigError, TrainConfig, fit, list_presets, load_image_folder, preflight, resolve_config
 from training.config import GROUPS
 from training.presets import KINDS
 
@@ -136,12 +138,23 @@ def test_preflight_names_what_this_run_cannot_do(tmp_path, monkeypatch):
     three = Splits(["a", "b", "c"], [("x.png", 0)], [])
     errors = preflight(
         resolve_config(["resnet-standard", "feature-extract"], {"loss": "bce", "early_stopping": True}), three
-    )
+    ).errors
     assert "resnet18-f37072fd.pth" in errors["pretrained"]
     assert "2 classes" in errors["loss"]
     assert "validation split" in errors["early_stopping"]
+    assert "training split (1 images): use at most 1" in errors["batch_size"]
     assert (
         "needs a trained backbone"
-        in preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}))["transfer_mode"]
+        in preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"})).errors["transfer_mode"]
     )
-    assert preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}), init_from="run/model.pt") == {}
+    started = preflight(TrainConfig.from_dict({"transfer_mode": "feature_extract"}), init_from="run/model.pt")
+    assert started.ok and started.errors == {} and started.warnings == {}
+
+
+def test_fit_refuses_what_preflight_refuses_before_training(tmp_path):
+    data = load_image_folder(write_pattern_folder(tmp_path, classes=2, per_class=6))  # 8 training images
+    recorder = Recorder()
+    with pytest.raises(ConfigError) as info:
+        fit(TrainConfig.from_dict({**TINY, "batch_size": 9}), data, [recorder])
+    assert info.value.errors == {"batch_size": "Larger than the training split (8 images): use at most 8."}
+    assert recorder.start is None and not recorder.batches

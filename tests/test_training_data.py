@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tests.training_helpers import TINY, Recorder, pattern_image, write_pattern_folder
+from tests.images import pattern_image, write_pattern_folder
+from tests.training_helpers import TINY, Recorder
 from training import TrainConfig, augment_preview, compute_stats, fit, list_augmentations, load_image_folder
 from training.augment import build_augmenter, parse_spec
 from training.data import channel_stats, decode, load_image, normalize, to_rgb

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torchvision import models as tvm
 
-from tests.training_helpers import TINY, Recorder, write_pattern_folder
+from tests.images import write_pattern_folder
+from tests.training_helpers import TINY, Recorder
 from training import (
     PretrainedWeightsMissing,
     Splits,
@@ -120,7 +121,7 @@ def test_a_run_without_the_cached_file_fails_at_once_naming_file_and_folder(data
     assert "resnet18-f37072fd.pth" in str(info.value) and str(folder) in str(info.value)
     assert recorder.start is None and recorder.batches == []  # before any training
     assert not folder.exists()  # and nothing was downloaded
-    assert "resnet18-f37072fd.pth" in preflight(TrainConfig.from_dict(PRETRAINED), data)["pretrained"]
+    assert "resnet18-f37072fd.pth" in preflight(TrainConfig.from_dict(PRETRAINED), data).errors["pretrained"]
 
 
 def test_a_damaged_weights_file_is_named(data, torch_home):

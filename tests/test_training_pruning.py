@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.training_helpers import TINY, Recorder, write_pattern_folder
+from tests.images import write_pattern_folder
+from tests.training_helpers import TINY, Recorder
 from training import EpochMetrics, Outcome, TrainConfig, fit, load_image_folder
 from training.engine import CHECKPOINT_NAME, MODEL_NAME
 

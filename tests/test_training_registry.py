@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.training_helpers import TINY, Recorder, write_pattern_folder
+from tests.images import write_pattern_folder
+from tests.training_helpers import TINY, Recorder
 from training import TrainConfig, fit, load_image_folder
 from training.augment import OPS, Context, build_augmenter, list_augmentations, parse_spec
 from training.data import Splits

@@ -9,7 +9,8 @@ import pytest
 import torch
 from sklearn.metrics import precision_recall_fscore_support
 
-from tests.training_helpers import TINY, write_pattern_folder
+from tests.images import write_pattern_folder
+from tests.training_helpers import TINY
 from training import TrainConfig, fit, load_image_folder
 from training.losses import BinaryCrossEntropy, CrossEntropy, build_objective
 from training.metrics import classification_report

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from tests.training_helpers import TINY, Recorder, comparable, same_weights, write_pattern_folder
+from tests.images import write_pattern_folder
+from tests.training_helpers import TINY, Recorder, comparable, same_weights
 from training import ConfigError, Splits, TrainConfig, fit, load_image_folder
 from training import checkpoint as ckpt
 

@@ -9,7 +9,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from tests.helpers import make_image_folder, wait_until
+from tests.helpers import wait_until
+from tests.images import make_image_folder
 from tests.test_experiment_pages import form_data
 from webapp.datasets.models import Dataset
 from webapp.experiments.models import Experiment, Status

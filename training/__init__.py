@@ -8,11 +8,22 @@ result = fit(config, load_image_folder("digits/"), callbacks=[...])
 from __future__ import annotations
 
 from training.augment import augment_preview, list_augmentations
-from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart, Outcome, PrintProgress
+from training.callbacks import (
+    BatchProgress,
+    Callback,
+    EpochMetrics,
+    Event,
+    FitResult,
+    FitStart,
+    Outcome,
+    PrintProgress,
+)
 from training.config import GROUPS, ConfigError, TrainConfig
-from training.data import Splits, compute_stats, load_image_folder, stratified_split
-from training.engine import TrainingDiverged, fit, preflight
+from training.data import Splits, compute_stats, load_image_folder
+from training.engine import TrainingDiverged, fit
+from training.layout import DatasetRejected, stratified_split
 from training.models import create_model, list_models, model_info, pretrained_weights_available
+from training.preflight import Preflight, preflight
 from training.presets import list_presets, preset_info, resolve_config
 from training.pretrained import PretrainedWeightsMissing
 
@@ -21,10 +32,13 @@ __all__ = [
     "BatchProgress",
     "Callback",
     "ConfigError",
+    "DatasetRejected",
     "EpochMetrics",
+    "Event",
     "FitResult",
     "FitStart",
     "Outcome",
+    "Preflight",
     "PretrainedWeightsMissing",
     "PrintProgress",
     "Splits",

@@ -7,7 +7,10 @@ Runs the same pipeline as the web workers and prints its progress. Examples:
     python -m training --data digits/ --preset quick --set epochs=12 --resume runs/digits/last.pt --out runs/digits
     python -m training --data flowers/ --preset transfer-finetune --set device=cuda --out runs/flowers
 
-Ctrl-C once stops after the current batch, keeping the last epoch's checkpoint (exit status 1).
+The folder is read by the same layout rules as the web's uploads (`training.layout`), and the run is
+checked by the same preflight as the web form: problems are printed by config field (exit status 2)
+before anything trains. Ctrl-C once stops after the current batch, keeping the last epoch's checkpoint
+(exit status 1).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from training.augment import describe_ops, list_augmentations
-from training.callbacks import Callback, Outcome, PrintProgress
+from training.callbacks import Callback, FitResult, Outcome, PrintProgress
 from training.config import ConfigError, TrainConfig
-from training.data import load_image_folder
+from training.data import Splits, load_image_folder
 from training.engine import fit
 from training.models import list_models, model_info
 from training.optim import list_optimizers, list_schedulers
+from training.preflight import preflight
 from training.presets import list_presets, resolve_config
 from training.pretrained import PretrainedWeightsMissing
 
@@ -95,11 +99,14 @@ def parse_values(items: list[str], parser: argparse.ArgumentParser) -> dict:
     return values
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training", description="Train a CNN image classifier on an image folder."
     )
-    parser.add_argument("--data", help="image folder: one sub-folder per class (optionally under train/ val/ test/)")
+    parser.add_argument(
+        "--data",
+        help="image folder: one sub-folder per class, optionally under train/ val/ test/ (or a filename,label CSV)",
+    )
     parser.add_argument(
         "--preset",
         action="append",
@@ -119,33 +126,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", help="an earlier run's model.pt or last.pt to start from (transfer)")
     parser.add_argument("--list", choices=sorted(LISTS), help="list the available choices and exit")
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.list:
-        LISTS[args.list]()
-        return 0
+
+class Refused(Exception):
+    """The run cannot start; the problems are printed already."""
+
+
+def print_problems(errors: dict[str, str], kind: str = "config error") -> None:
+    for name, message in errors.items():
+        print(f"{kind}: {name}: {message}", file=sys.stderr)
+
+
+def resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TrainConfig:
     values = json.loads(Path(args.config).read_text()) if args.config else {}
     values.update(parse_values(args.set, parser))
     try:
-        config = resolve_config(args.preset, values)
+        return resolve_config(args.preset, values)
     except ConfigError as exc:
-        for name, message in exc.errors.items():
-            print(f"config error: {name}: {message}", file=sys.stderr)
-        return 2
-    if args.show_config:
-        print(json.dumps(config.to_dict(), indent=2))
-        return 0
-    if not args.data:
-        parser.error("--data is required to train")
-    try:
-        data = load_image_folder(args.data, args.val_fraction, args.test_fraction, args.split_seed)
-    except (OSError, ValueError) as exc:
-        print(f"data error: {exc}", file=sys.stderr)
-        return 2
+        print_problems(exc.errors)
+        raise Refused from exc
 
+
+def load_data(args: argparse.Namespace) -> Splits:
+    try:
+        return load_image_folder(args.data, args.val_fraction, args.test_fraction, args.split_seed)
+    except (OSError, ValueError) as exc:  # a missing folder, a layout the rules refuse (DatasetRejected)
+        print(f"data error: {exc}", file=sys.stderr)
+        raise Refused from exc
+
+
+def check(config: TrainConfig, data: Splits, args: argparse.Namespace) -> None:
+    """The library's preflight, as the web form runs it: warnings are printed, errors refuse the run."""
+    report = preflight(config, data, init_from=args.init_from, resuming=args.resume is not None)
+    print_problems(report.warnings, "warning")
+    print_problems(report.errors)
+    if report.errors:
+        raise Refused
+
+
+def train(config: TrainConfig, data: Splits, args: argparse.Namespace) -> FitResult:
     cancel = CancelOnInterrupt()
     try:
-        result = fit(
+        return fit(
             config,
             data,
             callbacks=[PrintProgress(), cancel],
@@ -153,15 +176,34 @@ def main(argv: list[str] | None = None) -> int:
             resume_from=args.resume,
             init_from=args.init_from,
         )
-    except ConfigError as exc:
-        for name, message in exc.errors.items():
-            print(f"config error: {name}: {message}", file=sys.stderr)
-        return 2
+    except ConfigError as exc:  # what only the checkpoint tells: a resumed run that changed its config
+        print_problems(exc.errors)
+        raise Refused from exc
     except PretrainedWeightsMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Refused from exc
     finally:
         cancel.restore()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        LISTS[args.list]()
+        return 0
+    try:
+        config = resolve(args, parser)
+        if args.show_config:
+            print(json.dumps(config.to_dict(), indent=2))
+            return 0
+        if not args.data:
+            parser.error("--data is required to train")
+        data = load_data(args)
+        check(config, data, args)
+        result = train(config, data, args)
+    except Refused:
+        return 2
     if args.out:
         report = {"config": config.to_dict(), **result.to_dict()}
         (Path(args.out) / "result.json").write_text(json.dumps(report, indent=2))

@@ -1,5 +1,10 @@
 """What the training loop tells the outside world. The loop knows nothing of logging, databases or
 websockets: whoever cares registers a Callback and overrides the hooks it needs.
+
+The loop reports facts: `FitStart`, `BatchProgress`, `EpochMetrics`, `FitResult` through their own
+hooks, and the rarer happenings as `Event`s through `on_event`. The wording of the log lives here,
+next to those facts: an event's `describe()` is its line, which `Callback.on_event` passes to
+`on_log` unless a callback handles the event itself.
 """
 
 from __future__ import annotations
@@ -66,6 +71,100 @@ class FitStart:
     mean: list[float] = field(default_factory=list)  # the normalization used, per channel (0-1 scale)
     std: list[float] = field(default_factory=list)
 
+    def sizes(self) -> str:
+        """ "18 train / 6 val / 6 test images, 3 classes, 1,234 parameters" """
+        return (
+            f"{self.num_train} train / {self.num_val} val / {self.num_test} test images, "
+            f"{len(self.classes)} classes, {self.parameters:,} parameters"
+        )
+
+
+class Event:
+    """Something that happened in a run and has no hook of its own; `describe()` words it for a log."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DataReady(Event):
+    path: str  # "memory" or "stream"
+    image_size: int
+    augmentation: str  # the preset's name
+    augment_spec: str  # the operations it stands for
+    normalization: str  # whose statistics normalize the inputs
+    seconds: float  # decoding (memory path) and statistics
+
+    def describe(self) -> str:
+        spec = f" ({self.augment_spec})" if self.augment_spec and self.augment_spec != self.augmentation else ""
+        return (
+            f"data: {self.path} path, {self.image_size}px, augmentation {self.augmentation}{spec}, "
+            f"normalized with {self.normalization}; ready in {self.seconds:.1f}s"
+        )
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    checkpoint: str
+    after_epoch: int  # the epoch the checkpoint holds
+    epochs: int  # the run's (new) length
+    extending: bool  # more epochs than the checkpoint's run was planned for
+
+    def describe(self) -> str:
+        what = "extending" if self.extending else "resuming"
+        return f"{what} from {self.checkpoint} after epoch {self.after_epoch} (to epoch {self.epochs})"
+
+
+@dataclass(frozen=True)
+class StagesUnfrozen(Event):
+    epoch: int
+    trainable: int  # backbone stages, from the top
+    stages: int
+    parameters: int  # trainable parameters now
+
+    def describe(self) -> str:
+        return (
+            f"epoch {self.epoch}: {self.trainable} of {self.stages} backbone stages trainable "
+            f"({self.parameters:,} parameters)"
+        )
+
+
+@dataclass(frozen=True)
+class LearningRateReduced(Event):
+    epoch: int
+    lr: float
+
+    def describe(self) -> str:
+        return f"epoch {self.epoch}: learning rate reduced to {self.lr:.2e} (plateau)"
+
+
+@dataclass(frozen=True)
+class StoppedEarly(Event):
+    epoch: int
+    reason: str
+
+    def describe(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class Pruned(Event):
+    epoch: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"pruned after epoch {self.epoch}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class BestRestored(Event):
+    epoch: int
+    monitor: str
+    value: float
+
+    def describe(self) -> str:
+        return f"restored the weights of epoch {self.epoch} ({self.monitor} {self.value:.4f})"
+
 
 @dataclass
 class FitResult:
@@ -111,7 +210,11 @@ class Callback:
     def on_fit_end(self, result: FitResult) -> None: ...
 
     def on_log(self, line: str) -> None:
-        """A human-readable line about the run (data path, weights loaded, stages unfrozen, ...)."""
+        """A human-readable line about the run: an event's description, or a note that has no event."""
+
+    def on_event(self, event: Event) -> None:
+        """Something happened (data ready, stages unfrozen, ...): logged as `event.describe()` unless overridden."""
+        self.on_log(event.describe())
 
     def on_early_stop(self, epoch: int, reason: str) -> None:
         """The run stops early after `epoch` (on_fit_end follows)."""
@@ -150,11 +253,7 @@ class PrintProgress(Throttled):
         self.interactive = sys.stdout.isatty()  # a log file gets whole lines only, not carriage-return updates
 
     def on_fit_start(self, info: FitStart) -> None:
-        print(
-            f"training on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
-            f"{len(info.classes)} classes, {info.parameters:,} parameters",
-            flush=True,
-        )
+        print(f"training on {info.device}: {info.sizes()}", flush=True)
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.interactive and self.due(progress):

@@ -1,9 +1,5 @@
-"""Image folders, splits, decoding to uint8 tensors, channel statistics and normalization.
-(`training.loaders` turns these into batches.)
-
-A dataset is an image folder: one sub-folder per class, optionally under `train/`, `val/` and
-`test/` folders that fix the split. Otherwise the split is drawn per class (stratified) from a seed,
-so the same seed and fractions always give the same split.
+"""Image folders as splits, decoding to uint8 tensors, channel statistics and normalization.
+(`training.layout` reads a folder's layout and draws its split; `training.loaders` turns these into batches.)
 """
 
 from __future__ import annotations
@@ -20,12 +16,8 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.transforms.v2 import functional as TF
 
+from training.layout import SPLITS, Sample, draw_split, plan_folder
 from training.registry import Registry
-
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-SPLIT_NAMES = ("train", "val", "test")
-
-Sample = tuple[str, int]  # (file path, class index)
 
 
 @dataclass
@@ -40,65 +32,27 @@ class Splits:
         return len(self.classes)
 
     def counts(self) -> dict[str, int]:
-        return {name: len(getattr(self, name)) for name in SPLIT_NAMES}
-
-
-def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-
-
-def _class_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _scan(root: Path, classes: list[str]) -> list[Sample]:
-    samples = []
-    for index, name in enumerate(classes):
-        folder = root / name
-        if folder.is_dir():
-            samples += [(str(p), index) for p in sorted(folder.rglob("*")) if is_image(p)]
-    return samples
-
-
-def stratified_split(
-    samples: list[Sample], val_fraction: float, test_fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample], list[Sample]]:
-    """Split every class by the same fractions (at least one val/test image per class when asked)."""
-    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise ValueError("val and test fractions must be in [0, 1) and leave room for training")
-    rng = random.Random(seed)
-    by_class: dict[int, list[Sample]] = {}
-    for sample in samples:
-        by_class.setdefault(sample[1], []).append(sample)
-    train, val, test = [], [], []
-    for label in sorted(by_class):
-        items = sorted(by_class[label])
-        rng.shuffle(items)
-        n = len(items)
-        n_test = max(1, round(n * test_fraction)) if test_fraction > 0 and n >= 3 else 0
-        n_val = max(1, round(n * val_fraction)) if val_fraction > 0 and n >= 3 else 0
-        test += items[:n_test]
-        val += items[n_test : n_test + n_val]
-        train += items[n_test + n_val :]
-    return train, val, test
+        return {name: len(getattr(self, name)) for name in SPLITS}
 
 
 def load_image_folder(
     root: str | Path, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
 ) -> Splits:
+    """A folder's images as train/val/test, by the layout rules of `training.layout` (the web's too):
+    class folders, split folders (any of train/val/test and their aliases; a missing split drawn from
+    train), a wrapper folder, or a labels CSV. Raises FileNotFoundError, or DatasetRejected (a
+    ValueError) naming what is wrong with the folder."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no image folder at {root}")
-    if all((root / s).is_dir() for s in ("train", "val")):
-        classes = sorted({p.name for s in SPLIT_NAMES if (root / s).is_dir() for p in _class_folders(root / s)})
-        parts = {s: _scan(root / s, classes) if (root / s).is_dir() else [] for s in SPLIT_NAMES}
-        splits = Splits(classes, parts["train"], parts["val"], parts["test"])
-    else:
-        classes = [p.name for p in _class_folders(root)]
-        splits = Splits(classes, *stratified_split(_scan(root, classes), val_fraction, test_fraction, seed))
-    if not splits.classes or not splits.train:
-        raise ValueError(f"{root} holds no images in class folders")
-    return splits
+    plan = plan_folder(root)
+    manifest, _ = draw_split(plan.files, plan.classes, plan.fixed_split, val_fraction, test_fraction, seed)
+    source = {f.target: f.source for f in plan.files}
+
+    def part(split: str) -> list[Sample]:
+        return [(str(root / source[target]), label) for target, label in manifest[split]]
+
+    return Splits(plan.classes, part("train"), part("val"), part("test"))
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

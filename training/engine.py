@@ -1,5 +1,19 @@
 """`fit(config, data, callbacks)`: the training loop. It triggers callbacks and knows nothing else.
 
+`fit` reads as its steps (the methods of `_Trainer`, in this order):
+
+    preflight       problems by config field, before anything runs (`training.preflight`)
+    set_up          device; model (seed, ImageNet weights or an earlier run's); data path, statistics
+                    and augmentation; objective, frozen stages and optimizer
+    restore         when resuming: weights, optimizer, early stopping and history from `last.pt`
+    start_schedule  the learning rates at the step reached
+    run             per epoch: train_epoch (the hot loop), evaluate, save_checkpoint; until the last
+                    epoch, early stopping, a prune or a cancel
+    finish          the best weights back, the test split, `model.pt`
+
+What happens is reported to the callbacks as facts (`FitStart`, `EpochMetrics`, events such as
+`DataReady`); the wording of the log is theirs (`training.callbacks`).
+
 Reproducibility: the model is initialized from `config.seed`, and every epoch reseeds torch's global
 generator (dropout, stochastic depth, per-image augmentations) and the data's generator (shuffle,
 batched augmentations, loader workers) from (seed, epoch). An epoch's randomness therefore depends
@@ -15,6 +29,7 @@ import contextlib
 import math
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +39,30 @@ from torch import nn
 
 from training import checkpoint as ckpt
 from training.augment import build_augmenter
-from training.callbacks import BatchProgress, Callback, EpochMetrics, FitResult, FitStart, Outcome
+from training.callbacks import (
+    BatchProgress,
+    BestRestored,
+    Callback,
+    DataReady,
+    EpochMetrics,
+    FitResult,
+    FitStart,
+    LearningRateReduced,
+    Outcome,
+    Pruned,
+    Resumed,
+    StagesUnfrozen,
+    StoppedEarly,
+)
 from training.config import RESUME_MAY_CHANGE, ConfigError, TrainConfig
 from training.data import IMAGENET_STATS, Splits, Stats, channel_stats, compute_stats
 from training.early_stopping import EarlyStopping
 from training.loaders import Batches, InMemoryBatches, build_batches, choose_data_path
 from training.losses import LOSSES, Objective, build_objective
 from training.metrics import classification_report, summary
-from training.models import backbone_stages, create_model, pretrained_weights_available, weights_name
+from training.models import backbone_stages, create_model, weights_name
 from training.optim import build_optimizer, build_schedule
-from training.pretrained import PretrainedWeightsMissing
+from training.preflight import preflight
 from training.transfer import (
     IncompatibleCheckpoint,
     apply_freezing,
@@ -99,36 +128,7 @@ class _Callbacks:
         return next((r for cb in self.items if (r := cb.prune_reason(metrics))), None)
 
 
-# --- checks before anything runs --------------------------------------------------------------------
-def preflight(
-    config: TrainConfig, data: Splits | None = None, *, init_from: str | Path | None = None, resuming: bool = False
-) -> dict[str, str]:
-    """Problems that would stop this run on this machine with this data, by config field.
-
-    Beyond `TrainConfig.check()`: the pretrained weights file in the local torch cache, the loss for
-    the dataset's class count, a validation split for early stopping, a starting point for the
-    transfer modes. The web form may call it to reject a config early; `fit` calls it first.
-    """
-    errors: dict[str, str] = {}
-    if config.pretrained and not resuming:  # a resumed run's weights are in its checkpoint
-        ok, message = pretrained_weights_available(config.arch, config.batch_norm)
-        if not ok:
-            errors["pretrained"] = message
-    if config.transfer_mode != "full" and not config.pretrained and init_from is None and not resuming:
-        errors["transfer_mode"] = (
-            f"{config.transfer_mode} needs a trained backbone: turn on pretrained weights or start from an earlier run"
-        )
-    if data is not None:
-        problem = LOSSES.get(config.loss).check(data.num_classes)
-        if problem:
-            errors["loss"] = problem
-        if config.early_stopping and not data.val:
-            errors["early_stopping"] = "early stopping needs a validation split; this dataset has none"
-        if data.num_classes < 2:
-            errors["__all__"] = "a classifier needs at least 2 classes"
-    return errors
-
-
+# --- checks before anything runs ------------------------------------------------------------------
 def _check_resume(state: dict[str, Any], config: TrainConfig, data: Splits) -> None:
     saved = state.get("config", {})
     errors = {}
@@ -216,7 +216,349 @@ def _current_lr(optimizer: torch.optim.Optimizer) -> float:
     return max(float(g["lr"]) for g in optimizer.param_groups)
 
 
-# --- the loop ---------------------------------------------------------------------------------------
+# --- the loop, as named steps -------------------------------------------------------------------------
+@dataclass
+class _EpochTotals:
+    """One epoch's training pass, read back from the device once, at its end."""
+
+    loss: float  # mean data loss over the epoch's images (not the L1 term)
+    accuracy: float
+    images: int
+    lr: float  # the rate of the epoch's last step
+    started: float  # perf_counter at the epoch's start
+    seconds: float  # the training pass alone
+
+
+class _Trainer:
+    """One call of `fit`: set up, restore (when resuming), then per epoch train, evaluate, checkpoint; finish."""
+
+    def __init__(
+        self, config: TrainConfig, data: Splits, cbs: _Callbacks, checkpoint_dir: str | Path | None, interval: float
+    ) -> None:
+        self.config, self.data, self.cbs = config, data, cbs
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.progress_interval = interval
+        mode = EarlyStopping.resolve_mode(config.monitor, config.monitor_mode)
+        self.tracker = EarlyStopping(config.monitor, mode, config.patience, config.min_delta)
+        self.keep_best = config.early_stopping and config.restore_best_weights
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.history: list[EpochMetrics] = []
+        self.last_epoch = 0  # the last completed (and checkpointed) epoch
+        self.start_epoch = 1
+
+    # --- set up: device, model, data, optimizer ------------------------------------------------------
+    def set_up(self, stats: Stats | None, init_from: str | Path | None, resume_state: dict[str, Any] | None) -> None:
+        if resume_state is not None:
+            self.last_epoch = resume_state["epoch"]
+            self.start_epoch = self.last_epoch + 1
+        self._set_up_device()
+        # Model first: a missing pretrained file or an unfit checkpoint fails before data is decoded.
+        init_stats = self._set_up_model(init_from, fresh=resume_state is None)
+        saved = (list(resume_state["mean"]), list(resume_state["std"])) if resume_state is not None else None
+        self._set_up_data(stats, init_stats, saved)
+        self._set_up_optimizer()
+
+    def _set_up_device(self) -> None:
+        self.device = resolve_device(self.config.device)
+        self.precision = resolve_precision(self.config.precision, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        elif self.config.precision in ("bf16", "fp16"):
+            self.cbs.on_log(f"precision {self.config.precision} applies on CUDA only; this CPU run uses fp32")
+
+    def _set_up_model(self, init_from: str | Path | None, fresh: bool) -> Stats | None:
+        """The model from the seed (with ImageNet weights or an earlier run's); that run's statistics."""
+        config, data = self.config, self.data
+        seed_everything(config.seed)
+        self.model = create_model(
+            config.arch,
+            LOSSES.get(config.loss).outputs(data.num_classes),
+            config.image_size,
+            pretrained=config.pretrained and fresh,
+            depth=config.depth,
+            width=config.width,
+            batch_norm=config.batch_norm,
+            dropout=config.dropout,
+        )
+        if config.pretrained and fresh:
+            self.cbs.on_log(f"loaded pretrained weights {weights_name(config.arch, config.batch_norm)}")
+        if init_from is None:
+            return None
+        try:
+            started = load_init_from(self.model, init_from, config, data.classes)
+        except IncompatibleCheckpoint as exc:
+            raise ConfigError({exc.field: str(exc)}) from exc
+        self.cbs.on_log(started.message)
+        return started.stats
+
+    def _set_up_data(self, given: Stats | None, init_stats: Stats | None, saved: Stats | None) -> None:
+        """Batches on the chosen data path, the normalization statistics and the augmentation."""
+        config = self.config
+        self.path = choose_data_path(config, self.data, self.device)
+        started = time.perf_counter()
+        self.batches = build_batches(config, self.data, self.device, self.path)
+        if saved is not None:
+            self.stats, source = saved, "the checkpoint's statistics"
+        else:
+            self.stats, source = _choose_stats(config, given, init_stats, self.batches, self.data)
+        # Erased pixels take the mean color, which normalization turns into 0.
+        fill = [round(255 * m) for m in self.stats[0]]
+        augmenter = build_augmenter(config.augmentation, config.image_size, config.augment_ops, fill=fill)
+        self.batches.set_augmenter(augmenter)
+        seconds = time.perf_counter() - started
+        self.cbs.on_event(DataReady(self.path, config.image_size, config.augmentation, augmenter.spec, source, seconds))
+
+    def _set_up_optimizer(self) -> None:
+        """The model on the device, the objective, the first epoch's frozen stages, optimizer and scaler."""
+        config, model = self.config, self.model
+        model.to(self.device)
+        self.inputs = _Inputs(self.stats, self.device, self.precision, config.channels_last)
+        if self.inputs.memory_format == torch.channels_last:
+            model.to(memory_format=torch.channels_last)
+        labels = [label for _, label in self.data.train]
+        self.objective = build_objective(config, self.data.num_classes, labels).to(self.device)
+        self.stages = len(backbone_stages(model))
+        first = plan(config, min(self.start_epoch, config.epochs), self.stages)
+        apply_freezing(model, first.trainable_stages)
+        self.trainable_stages = first.trainable_stages
+        self.optimizer = build_optimizer(config, model, head_parameters(model), first.backbone_lr_factor)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
+        self.steps = self.batches.train_steps()
+
+    def start_schedule(self, resume_state: dict[str, Any] | None) -> None:
+        """The learning-rate schedule at the step reached (after the optimizer's state is restored)."""
+        start_step = (self.start_epoch - 1) * self.steps
+        self.schedule = build_schedule(self.config, self.optimizer, self.steps, start_step=start_step)
+        if resume_state is not None:
+            self.schedule.load_state_dict(resume_state.get("schedule"))
+
+    # --- restore: continue from a checkpoint ----------------------------------------------------------
+    def restore(self, state: dict[str, Any], source: str | Path) -> None:
+        config = self.config
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        self.tracker.load_state_dict(state["early_stopping"])
+        self.best_state = state.get("best_model")
+        self.history = [EpochMetrics(**m) for m in state["history"]]
+        if config.epochs > state["epoch"] and self.tracker.triggered:
+            # The earlier run stopped early; asking for more epochs overrides that once: patience restarts.
+            self.tracker.wait = 0
+        extending = config.epochs > state["config"].get("epochs", config.epochs)
+        self.cbs.on_event(Resumed(str(source), state["epoch"], config.epochs, extending))
+
+    def fit_start(self) -> FitStart:
+        data, model = self.data, self.model
+        return FitStart(
+            self.config.epochs,
+            self.start_epoch,
+            data.classes,
+            str(self.device),
+            len(data.train),
+            len(data.val),
+            len(data.test),
+            sum(p.numel() for p in model.parameters()),
+            count_trainable(model),
+            self.path,
+            self.precision,
+            list(self.stats[0]),
+            list(self.stats[1]),
+        )
+
+    # --- the epochs ---------------------------------------------------------------------------------
+    def run(self) -> tuple[Outcome, str]:
+        """Epoch after epoch until the last one, early stopping, pruning or a cancel: (outcome, why)."""
+        for epoch in range(self.start_epoch, self.config.epochs + 1):
+            self._unfreeze(epoch)
+            totals = self.train_epoch(epoch)
+            if totals is None:
+                return Outcome.CANCELLED, (
+                    f"cancelled during epoch {epoch}; the checkpoint of epoch {self.last_epoch} is kept"
+                )
+            metrics = self.evaluate(epoch, totals)
+            self._end_epoch(metrics)
+            self.save_checkpoint(epoch)
+            stop = self._stop_after(metrics)
+            if stop is not None:
+                return stop
+        return Outcome.COMPLETED, ""
+
+    def _unfreeze(self, epoch: int) -> None:
+        """The transfer mode's trainable stages for this epoch (gradual unfreezing changes them)."""
+        trainable = plan(self.config, epoch, self.stages).trainable_stages
+        if trainable != self.trainable_stages:
+            apply_freezing(self.model, trainable)
+            self.trainable_stages = trainable
+            self.cbs.on_event(StagesUnfrozen(epoch, trainable, self.stages, count_trainable(self.model)))
+
+    def train_epoch(self, epoch: int) -> _EpochTotals | None:
+        """One pass over the training batches; None when a callback cancels the run.
+
+        The hot loop: sums stay on the device (reading them every batch would wait for the GPU every
+        batch) and callbacks hear of a batch at most every `progress_interval` seconds.
+        """
+        # Locals, not attributes, in the loop below: no extra lookups per batch.
+        config, model, optimizer, scaler = self.config, self.model, self.optimizer, self.scaler
+        objective, inputs, schedule, cbs = self.objective, self.inputs, self.schedule, self.cbs
+        steps, interval = self.steps, self.progress_interval
+        torch_seed, data_seed = epoch_seeds(config.seed, epoch)
+        torch.manual_seed(torch_seed)
+        model.train()
+        freeze_batchnorm_statistics(model)
+        l1_params = [p for p in model.parameters() if p.requires_grad and p.ndim > 1] if config.l1 else []
+        started = time.perf_counter()
+        last_report = 0.0
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        seen, lr_used = 0, _current_lr(optimizer)
+        for step, (x, y) in enumerate(self.batches.train(data_seed), 1):
+            with inputs.autocast():
+                logits = model(inputs(x))
+            loss = objective(logits, y)
+            total = loss + config.l1 * _l1_penalty(l1_params) if l1_params else loss
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            lr_used = _current_lr(optimizer)
+            schedule.step_batch()
+            # The reported training loss is the data term (with smoothing and class weights), not the L1 term.
+            loss_sum += loss.detach() * len(y)
+            correct += (objective.log_probs(logits.detach()).argmax(1) == y).sum()
+            seen += len(y)
+            now = time.perf_counter()
+            if step == steps or now - last_report >= interval:
+                last_report = now
+                cbs.on_batch_end(BatchProgress(epoch, step, steps, loss.item()))
+            if cbs.should_stop():
+                return None
+        seconds = time.perf_counter() - started
+        train_loss = (loss_sum / max(seen, 1)).item()
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(
+                f"the training loss became {train_loss} in epoch {epoch}: lower the learning "
+                f"rate (now {config.lr:g}), add warmup or gradient clipping"
+            )
+        return _EpochTotals(train_loss, correct.item() / max(seen, 1), seen, lr_used, started, seconds)
+
+    def evaluate(self, epoch: int, totals: _EpochTotals) -> EpochMetrics:
+        """The epoch's metrics: its training totals and the validation split's loss and accuracy."""
+        val = None
+        if self.data.val:
+            val = summary(*predict(self.model, self.batches.eval("val"), self.inputs, self.objective))
+        return EpochMetrics(
+            epoch=epoch,
+            train_loss=totals.loss,
+            train_acc=totals.accuracy,
+            val_loss=val["loss"] if val else None,
+            val_acc=val["accuracy"] if val else None,
+            lr=totals.lr,
+            seconds=time.perf_counter() - totals.started,
+            images_per_sec=totals.images / max(totals.seconds, 1e-9),
+        )
+
+    def _end_epoch(self, metrics: EpochMetrics) -> None:
+        """History, the best epoch (and its weights), the per-epoch schedule; then `on_epoch_end`."""
+        self.history.append(metrics)
+        self.last_epoch = metrics.epoch
+        has_val = metrics.val_loss is not None
+        if has_val and self.tracker.update(metrics.epoch, getattr(metrics, self.config.monitor)) and self.keep_best:
+            self.best_state = _cpu_copy(self.model)
+        lr_before = _current_lr(self.optimizer)
+        self.schedule.step_epoch(metrics.epoch, metrics.val_loss if has_val else metrics.train_loss)
+        if _current_lr(self.optimizer) < lr_before:
+            self.cbs.on_event(LearningRateReduced(metrics.epoch, _current_lr(self.optimizer)))
+        self.cbs.on_epoch_end(metrics)
+
+    def _stop_after(self, metrics: EpochMetrics) -> tuple[Outcome, str] | None:
+        """Early stopping, or a callback pruning the run, before the last epoch."""
+        epoch = metrics.epoch
+        if epoch >= self.config.epochs:
+            return None
+        if self.config.early_stopping and self.tracker.triggered:
+            reason = self.tracker.reason(epoch)
+            self.cbs.on_event(StoppedEarly(epoch, reason))
+            self.cbs.on_early_stop(epoch, reason)
+            return Outcome.STOPPED_EARLY, reason
+        if reason := self.cbs.prune_reason(metrics):
+            self.cbs.on_event(Pruned(epoch, reason))
+            return Outcome.PRUNED, reason
+        return None
+
+    # --- checkpoints: the state built once ------------------------------------------------------------
+    def _weights_state(self, epoch: int) -> dict[str, Any]:
+        """What `model.pt` holds, and `last.pt` with more: the weights and what inference needs."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "config": self.config.to_dict(),
+            "classes": self.data.classes,
+            "mean": list(self.stats[0]),
+            "std": list(self.stats[1]),
+        }
+
+    def checkpoint_state(self, epoch: int) -> dict[str, Any]:
+        """What `last.pt` holds: everything a resumed run needs to continue exactly."""
+        return {
+            **self._weights_state(epoch),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "early_stopping": self.tracker.state_dict(),
+            "best_model": self.best_state if self.keep_best else None,
+            "history": [m.to_dict() for m in self.history],
+        }
+
+    def save_checkpoint(self, epoch: int) -> None:
+        if self.checkpoint_dir is not None:
+            saved = ckpt.save_atomic(self.checkpoint_state(epoch), self.checkpoint_dir / CHECKPOINT_NAME)
+            self.cbs.on_checkpoint(str(saved), epoch)
+
+    # --- finish: the best weights back, the test split, model.pt --------------------------------------
+    def finish(self, outcome: Outcome, reason: str) -> FitResult:
+        tracker = self.tracker
+        result = FitResult(
+            outcome,
+            self.last_epoch,
+            self.history,
+            stop_reason=reason,
+            monitor=self.config.monitor,
+            best_epoch=tracker.best_epoch or None,
+            best_value=tracker.best,
+            model=self.model,
+        )
+        if outcome not in (Outcome.CANCELLED, Outcome.PRUNED):
+            result.restored_best = self._restore_best()
+            result.test = self._test()
+            if self.checkpoint_dir is not None:
+                final_epoch = tracker.best_epoch if result.restored_best else self.last_epoch
+                path = ckpt.save_atomic(self._weights_state(final_epoch), self.checkpoint_dir / MODEL_NAME)
+                result.model_path = str(path)
+        self.cbs.on_fit_end(result)
+        return result
+
+    def _restore_best(self) -> bool:
+        tracker = self.tracker
+        if not self.keep_best or self.best_state is None or tracker.best_epoch == self.last_epoch:
+            return False
+        self.model.load_state_dict(self.best_state)
+        self.cbs.on_event(BestRestored(tracker.best_epoch, self.config.monitor, tracker.best))
+        return True
+
+    def _test(self) -> dict[str, Any] | None:
+        if not self.data.test:
+            return None
+        log_probs, labels = predict(self.model, self.batches.eval("test"), self.inputs, self.objective)
+        return classification_report(log_probs, labels, self.data.classes, [p for p, _ in self.data.test])
+
+
 def fit(
     config: TrainConfig,
     data: Splits,
@@ -243,270 +585,22 @@ def fit(
         reports); 0 reports every batch. Reading a batch's loss waits for the GPU, hence the throttle.
 
     Raises ConfigError (naming the field) or PretrainedWeightsMissing before any training when the
-    run cannot work; TrainingDiverged when the loss becomes NaN or infinite.
+    run cannot work (see `preflight`); TrainingDiverged when the loss becomes NaN or infinite.
     """
     cbs = _Callbacks(callbacks)
     resume_state = ckpt.load(resume_from) if resume_from is not None else None
     if resume_state is not None and init_from is not None:
         cbs.on_log(f"resuming from {resume_from}: init_from {init_from} is not used (the checkpoint holds the weights)")
         init_from = None
-    errors = preflight(config, data, init_from=init_from, resuming=resume_state is not None)
-    if "pretrained" in errors:
-        raise PretrainedWeightsMissing(errors["pretrained"])
-    if errors:
-        raise ConfigError(errors)
+    preflight(config, data, init_from=init_from, resuming=resume_state is not None).raise_errors()
     if resume_state is not None:
         _check_resume(resume_state, config, data)
 
-    device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    elif config.precision in ("bf16", "fp16"):
-        cbs.on_log(f"precision {config.precision} applies on CUDA only; this CPU run uses fp32")
-
-    # Model first: a missing pretrained file or an unfit checkpoint fails before data is decoded.
-    seed_everything(config.seed)
-    objective_cls = LOSSES.get(config.loss)
-    model = create_model(
-        config.arch,
-        objective_cls.outputs(data.num_classes),
-        config.image_size,
-        pretrained=config.pretrained and resume_state is None,
-        depth=config.depth,
-        width=config.width,
-        batch_norm=config.batch_norm,
-        dropout=config.dropout,
-    )
-    if config.pretrained and resume_state is None:
-        cbs.on_log(f"loaded pretrained weights {weights_name(config.arch, config.batch_norm)}")
-    init_stats = None
-    if init_from is not None:
-        try:
-            started = load_init_from(model, init_from, config, data.classes)
-        except IncompatibleCheckpoint as exc:
-            raise ConfigError({exc.field: str(exc)}) from exc
-        init_stats = started.stats
-        cbs.on_log(started.message)
-
-    path = choose_data_path(config, data, device)
-    started_at = time.perf_counter()
-    batches = build_batches(config, data, device, path)
+    trainer = _Trainer(config, data, cbs, checkpoint_dir, progress_interval)
+    trainer.set_up(stats, init_from, resume_state)
     if resume_state is not None:
-        mean_std: Stats = (list(resume_state["mean"]), list(resume_state["std"]))
-        stats_source = "the checkpoint's statistics"
-    else:
-        mean_std, stats_source = _choose_stats(config, stats, init_stats, batches, data)
-    # Erased pixels take the mean color, which normalization turns into 0.
-    augmenter = build_augmenter(
-        config.augmentation, config.image_size, config.augment_ops, fill=[round(255 * m) for m in mean_std[0]]
-    )
-    batches.set_augmenter(augmenter)
-    spec = f" ({augmenter.spec})" if augmenter.spec and augmenter.spec != config.augmentation else ""
-    cbs.on_log(
-        f"data: {path} path, {config.image_size}px, augmentation {config.augmentation}{spec}, "
-        f"normalized with {stats_source}; ready in {time.perf_counter() - started_at:.1f}s"
-    )
-
-    model.to(device)
-    inputs = _Inputs(mean_std, device, precision, config.channels_last)
-    if inputs.memory_format == torch.channels_last:
-        model.to(memory_format=torch.channels_last)
-    objective = build_objective(config, data.num_classes, [label for _, label in data.train]).to(device)
-
-    stages = backbone_stages(model)
-    start_epoch = resume_state["epoch"] + 1 if resume_state is not None else 1
-    first_plan = plan(config, min(start_epoch, config.epochs), len(stages))
-    apply_freezing(model, first_plan.trainable_stages)
-    optimizer = build_optimizer(config, model, head_parameters(model), first_plan.backbone_lr_factor)
-    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
-    steps = batches.train_steps()
-
-    mode = EarlyStopping.resolve_mode(config.monitor, config.monitor_mode)
-    tracker = EarlyStopping(config.monitor, mode, config.patience, config.min_delta)
-    keep_best = config.early_stopping and config.restore_best_weights
-    best_state: dict[str, torch.Tensor] | None = None
-    history: list[EpochMetrics] = []
-
-    if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        if resume_state.get("scaler") and scaler.is_enabled():
-            scaler.load_state_dict(resume_state["scaler"])
-        tracker.load_state_dict(resume_state["early_stopping"])
-        best_state = resume_state.get("best_model")
-        history = [EpochMetrics(**m) for m in resume_state["history"]]
-        if config.epochs > resume_state["epoch"] and tracker.triggered:
-            # The earlier run stopped early; asking for more epochs overrides that once: patience restarts.
-            tracker.wait = 0
-        what = "extending" if config.epochs > resume_state["config"].get("epochs", config.epochs) else "resuming"
-        cbs.on_log(f"{what} from {resume_from} after epoch {resume_state['epoch']} (to epoch {config.epochs})")
-    schedule = build_schedule(config, optimizer, steps, start_step=(start_epoch - 1) * steps)
-    if resume_state is not None:
-        schedule.load_state_dict(resume_state.get("schedule"))
-
-    cbs.on_fit_start(
-        FitStart(
-            config.epochs,
-            start_epoch,
-            data.classes,
-            str(device),
-            len(data.train),
-            len(data.val),
-            len(data.test),
-            sum(p.numel() for p in model.parameters()),
-            count_trainable(model),
-            path,
-            precision,
-            list(mean_std[0]),
-            list(mean_std[1]),
-        )
-    )
-
-    status, stop_reason, last_epoch = Outcome.COMPLETED, "", start_epoch - 1
-    trainable_stages = first_plan.trainable_stages
-    for epoch in range(start_epoch, config.epochs + 1):
-        epoch_plan = plan(config, epoch, len(stages))
-        if epoch_plan.trainable_stages != trainable_stages:
-            apply_freezing(model, epoch_plan.trainable_stages)
-            trainable_stages = epoch_plan.trainable_stages
-            cbs.on_log(
-                f"epoch {epoch}: {trainable_stages} of {len(stages)} backbone stages trainable "
-                f"({count_trainable(model):,} parameters)"
-            )
-        torch_seed, data_seed = epoch_seeds(config.seed, epoch)
-        torch.manual_seed(torch_seed)
-        model.train()
-        freeze_batchnorm_statistics(model)
-        l1_params = [p for p in model.parameters() if p.requires_grad and p.ndim > 1] if config.l1 else []
-        epoch_started = time.perf_counter()
-        last_report = 0.0
-        # Sums stay on the device: reading them every batch would wait for the GPU every batch.
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
-        seen, lr_used = 0, _current_lr(optimizer)
-        for step, (x, y) in enumerate(batches.train(data_seed), 1):
-            with inputs.autocast():
-                logits = model(inputs(x))
-            loss = objective(logits, y)
-            total = loss + config.l1 * _l1_penalty(l1_params) if l1_params else loss
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            lr_used = _current_lr(optimizer)
-            schedule.step_batch()
-            # The reported training loss is the data term (with smoothing and class weights), not the L1 term.
-            loss_sum += loss.detach() * len(y)
-            correct += (objective.log_probs(logits.detach()).argmax(1) == y).sum()
-            seen += len(y)
-            now = time.perf_counter()
-            if step == steps or now - last_report >= progress_interval:
-                last_report = now
-                cbs.on_batch_end(BatchProgress(epoch, step, steps, loss.item()))
-            if cbs.should_stop():
-                status = Outcome.CANCELLED
-                break
-        if status == Outcome.CANCELLED:
-            stop_reason = f"cancelled during epoch {epoch}; the checkpoint of epoch {last_epoch} is kept"
-            break
-        train_seconds = time.perf_counter() - epoch_started
-        train_loss = (loss_sum / max(seen, 1)).item()
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(
-                f"the training loss became {train_loss} in epoch {epoch}: lower the learning "
-                f"rate (now {config.lr:g}), add warmup or gradient clipping"
-            )
-
-        val = summary(*predict(model, batches.eval("val"), inputs, objective)) if data.val else None
-        metrics = EpochMetrics(
-            epoch=epoch,
-            train_loss=train_loss,
-            train_acc=correct.item() / max(seen, 1),
-            val_loss=val["loss"] if val else None,
-            val_acc=val["accuracy"] if val else None,
-            lr=lr_used,
-            seconds=time.perf_counter() - epoch_started,
-            images_per_sec=seen / max(train_seconds, 1e-9),
-        )
-        history.append(metrics)
-        last_epoch = epoch
-        if val is not None and tracker.update(epoch, getattr(metrics, config.monitor)) and keep_best:
-            best_state = _cpu_copy(model)
-        lr_before = _current_lr(optimizer)
-        schedule.step_epoch(epoch, metrics.val_loss if val is not None else metrics.train_loss)
-        if _current_lr(optimizer) < lr_before:
-            cbs.on_log(f"epoch {epoch}: learning rate reduced to {_current_lr(optimizer):.2e} (plateau)")
-        cbs.on_epoch_end(metrics)
-
-        if checkpoint_dir is not None:
-            saved = ckpt.save_atomic(
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                    "early_stopping": tracker.state_dict(),
-                    "best_model": best_state if keep_best else None,
-                    "history": [m.to_dict() for m in history],
-                    "config": config.to_dict(),
-                    "classes": data.classes,
-                    "mean": list(mean_std[0]),
-                    "std": list(mean_std[1]),
-                },
-                Path(checkpoint_dir) / CHECKPOINT_NAME,
-            )
-            cbs.on_checkpoint(str(saved), epoch)
-
-        if config.early_stopping and tracker.triggered and epoch < config.epochs:
-            status, stop_reason = Outcome.STOPPED_EARLY, tracker.reason(epoch)
-            cbs.on_log(stop_reason)
-            cbs.on_early_stop(epoch, stop_reason)
-            break
-        if epoch < config.epochs and (reason := cbs.prune_reason(metrics)):
-            status, stop_reason = Outcome.PRUNED, reason
-            cbs.on_log(f"pruned after epoch {epoch}: {reason}")
-            break
-
-    result = FitResult(
-        status,
-        last_epoch,
-        history,
-        stop_reason=stop_reason,
-        monitor=config.monitor,
-        best_epoch=tracker.best_epoch or None,
-        best_value=tracker.best,
-        model=model,
-    )
-    if status not in (Outcome.CANCELLED, Outcome.PRUNED):
-        if keep_best and best_state is not None and tracker.best_epoch != last_epoch:
-            model.load_state_dict(best_state)
-            result.restored_best = True
-            cbs.on_log(f"restored the weights of epoch {tracker.best_epoch} ({config.monitor} {tracker.best:.4f})")
-        if data.test:
-            log_probs, labels = predict(model, batches.eval("test"), inputs, objective)
-            result.test = classification_report(log_probs, labels, data.classes, [p for p, _ in data.test])
-        if checkpoint_dir is not None:
-            result.model_path = str(
-                ckpt.save_atomic(
-                    {
-                        "format": CHECKPOINT_FORMAT,
-                        "model": model.state_dict(),
-                        "config": config.to_dict(),
-                        "classes": data.classes,
-                        "mean": list(mean_std[0]),
-                        "std": list(mean_std[1]),
-                        "epoch": tracker.best_epoch if result.restored_best else last_epoch,
-                    },
-                    Path(checkpoint_dir) / MODEL_NAME,
-                )
-            )
-    cbs.on_fit_end(result)
-    return result
+        trainer.restore(resume_state, resume_from)
+    trainer.start_schedule(resume_state)
+    cbs.on_fit_start(trainer.fit_start())
+    outcome, reason = trainer.run()
+    return trainer.finish(outcome, reason)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from training.augment import Augmenter
 from training.data import Sample, Splits, decode, decoded_bytes, load_image
+from training.layout import SPLITS
 from training.registry import Registry
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class InMemoryBatches:
         self.batch_size = config.batch_size
         self.augmenter: Augmenter | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        for name in ("train", "val", "test"):
+        for name in SPLITS:
             x, y = decode(getattr(data, name), config.image_size, config.resize)
             # On a GPU the whole dataset lives in device memory: batches never wait on the host.
             self.splits[name] = (x.to(device), y.to(device))

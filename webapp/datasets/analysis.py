@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from training.data import resize_image, stratified_split, to_rgb
-from webapp.datasets.layout import SPLITS, LayoutPlan, PlannedFile
+from training.data import resize_image, to_rgb
+from training.layout import SPLITS, LayoutPlan, PlannedFile, draw_split
 from webapp.datasets.validation import DatasetRejected, Limits, Problems, listing
 
 STATS_SIZE = 64  # images are resized to this before mean/std; resizing hardly moves them
@@ -136,33 +136,6 @@ def content_hash(facts: Sequence[ImageFacts]) -> str:
     for f in sorted(facts, key=lambda f: f.target):
         digest.update(f"{f.target}\t{f.sha256}\n".encode())
     return digest.hexdigest()
-
-
-def draw_split(
-    facts: Sequence[ImageFacts], classes: list[str], fixed: bool, val_fraction: float, test_fraction: float, seed: int
-) -> tuple[dict[str, list], dict[str, str]]:
-    """The split as [target, class index] lists, and where each part comes from.
-
-    Folders fix what they give; what they do not give is drawn, stratified, from train with the seed:
-    train/ + test/ draws val from train; train/ alone draws both; no split folders draws both.
-    """
-    index = {c: i for i, c in enumerate(classes)}
-    samples = {
-        s: sorted((f.target, index[f.label]) for f in facts if (f.split if fixed else "train") == s) for s in SPLITS
-    }
-    origin = {s: ("folder" if fixed and samples[s] else "drawn") for s in SPLITS}
-    if not fixed or (not samples["val"] and not samples["test"]):
-        train, val, test = stratified_split(samples["train"], val_fraction, test_fraction, seed)
-        samples = {"train": train, "val": val, "test": test}
-        origin = {"train": "folder" if fixed else "drawn", "val": "drawn", "test": "drawn"}
-    elif not samples["val"]:
-        train, val, _ = stratified_split(samples["train"], val_fraction, 0.0, seed)
-        samples["train"], samples["val"] = train, val
-        origin["val"] = "drawn"
-    elif not samples["test"]:
-        origin["test"] = "none"
-    manifest = {s: [[target, label] for target, label in sorted(samples[s])] for s in SPLITS}
-    return manifest, origin
 
 
 def analyze(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from webapp.datasets.layout import LayoutPlan, find_csv, plan_csv, plan_folders
+from training.layout import LayoutPlan, find_csv, plan_csv, plan_folders
 from webapp.datasets.validation import DatasetRejected, Limits, Problems, size_text
 
 CSV_MAX_BYTES = 64 * 2**20

@@ -13,7 +13,6 @@ A dataset that was ready before (re-validation) is marked failed instead, with t
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -24,10 +23,10 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from training.layout import LayoutPlan, draw_split, list_files, plan_folders
 from webapp.datasets import content, notices
-from webapp.datasets.analysis import Analysis, analyze, draw_split, inspect_all
+from webapp.datasets.analysis import Analysis, analyze, inspect_all
 from webapp.datasets.archives import check_archive, extract
-from webapp.datasets.layout import LayoutPlan, plan_folders
 from webapp.datasets.models import WAITING, Dataset, DatasetSource, DatasetStatus
 from webapp.datasets.torchvision_import import SOURCES, import_images
 from webapp.datasets.validation import DatasetRejected, Limits
@@ -61,19 +60,9 @@ class ProgressReporter:
         return report
 
 
-def list_files(root: Path) -> list[str]:
-    """Every file under root as a relative POSIX path, hidden folders skipped, in a stable order."""
-    names = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel = Path(dirpath).relative_to(root)
-        names += [(rel / f).as_posix() for f in sorted(filenames)]
-    return names
-
-
 def folder_split(root: Path, val_fraction: float, test_fraction: float, seed: int) -> dict:
     """The split of an image folder, computed the way processing computes it (no image is opened)."""
-    plan = plan_folders(list_files(root))
+    plan = plan_folders(list_files(root)).in_place()
     manifest, _ = draw_split(plan.files, plan.classes, plan.fixed_split, val_fraction, test_fraction, seed)
     return {"classes": plan.classes, **manifest}
 
@@ -149,7 +138,7 @@ def process_in_place(dataset: Dataset, progress: ProgressReporter | None = None)
     progress = progress or ProgressReporter(None)
     folder = dataset.local_path()
     progress.stage("Listing files", 5)
-    plan = plan_folders(list_files(folder))
+    plan = plan_folders(list_files(folder)).in_place()  # files are read where they are, not at canonical places
     analysis = _analyze(dataset, folder, plan, Limits.from_settings(), progress, start=10)
     if dataset.was_ready:
         _refuse_changed_content(dataset, analysis)

@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 from torchvision import datasets as tv
 
+from training.layout import PlannedFile
 from training.registry import Registry
-from webapp.datasets.layout import PlannedFile
 from webapp.datasets.validation import DatasetRejected, listing
 
 Progress = Callable[[int, int], None]

@@ -7,16 +7,14 @@ re-uploading once per mistake.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 
-SHOWN_ENTRIES = 8  # entries named per problem in a message; the rest are counted
+# The rejection and its collected problems are the training library's (its layout rules raise them).
+from training.layout import DatasetRejected, Problems, listing
 
-
-class DatasetRejected(ValueError):
-    """Input that cannot become a dataset. The message is for the user and names what to fix."""
+__all__ = ["DatasetRejected", "Limits", "Problems", "listing", "size_text"]
 
 
 @dataclass(frozen=True)
@@ -39,39 +37,9 @@ class Limits:
         )
 
 
-def listing(items: Iterable[str], shown: int = SHOWN_ENTRIES) -> str:
-    items = list(items)
-    head = ", ".join(items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown:,} more"
-
-
 def size_text(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:,} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
-
-
-class Problems:
-    """Collects the offending entries per problem; `raise_if_any()` rejects with all of them."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, list[str]] = {}
-
-    def add(self, problem: str, entry: str) -> None:
-        self._found.setdefault(problem, []).append(entry)
-
-    def __bool__(self) -> bool:
-        return bool(self._found)
-
-    def message(self) -> str:
-        """One line per problem: "Corrupt or truncated images (2): cats/a.png, dogs/b.jpg." """
-        return "\n".join(
-            f"{problem[:1].upper()}{problem[1:]} ({len(entries):,}): {listing(entries)}."
-            for problem, entries in self._found.items()
-        )
-
-    def raise_if_any(self) -> None:
-        if self._found:
-            raise DatasetRejected(self.message())

@@ -10,7 +10,7 @@ from django import forms
 
 from training import ConfigError, TrainConfig
 from training.config import GROUPS
-from training.engine import preflight
+from training.preflight import Preflight, preflight
 from training.presets import KINDS as PRESET_KINDS
 from training.presets import list_presets, resolve_config
 from webapp.datasets.models import Dataset, DatasetStatus
@@ -158,9 +158,9 @@ class ExperimentForm(forms.Form):
                 self.add_error(name if name in self.fields else None, message)
             return cleaned
         problems = check_run(self.config, cleaned.get("dataset"), cleaned.get("init_from"))
-        for name, message in problems.items():
+        for name, message in problems.errors.items():
             self.add_error(name if name in self.fields else None, message)
-        if problems:
+        if problems.errors:
             self.config = None
         return cleaned
 
@@ -170,31 +170,26 @@ def _kinds_of(names: list[str]) -> dict[str, str]:
     return {by_kind[name]: name for name in names if name in by_kind}
 
 
-def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experiment | None) -> dict[str, str]:
+def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experiment | None) -> Preflight:
     """Choices that cannot work on this installation or with this dataset, by field: the training
-    library's own preflight (weights in the torch cache, loss for the class count, a validation split
-    for early stopping, something to transfer from), plus the batch size against the training split."""
+    library's preflight (weights in the torch cache, loss for the class count, a validation split for
+    early stopping, something to transfer from, the batch size against the training split), once the
+    web's own questions are answered: the earlier run has a saved model, the dataset can be read."""
     from webapp.experiments.tasks import final_model_path
 
     start = None
     if init_from is not None:
         start = final_model_path(init_from.pk)
         if not start.exists():
-            return {
-                "init_from": f"#{init_from.pk} has no saved final model to start from (it may predate this version)"
-            }
+            missing = f"#{init_from.pk} has no saved final model to start from (it may predate this version)"
+            return Preflight(errors={"init_from": missing})
     data = None
     if dataset is not None:
         try:
             data = dataset.splits(local=False)  # lists only: nothing is extracted on the web server
         except (OSError, ValueError) as exc:
-            return {"dataset": f"This dataset cannot be read: {exc}"}
-    errors = preflight(config, data, init_from=start)
-    if data is not None and config.batch_size > len(data.train):
-        errors["batch_size"] = (
-            f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
-        )
-    return errors
+            return Preflight(errors={"dataset": f"This dataset cannot be read: {exc}"})
+    return preflight(config, data, init_from=start)
 
 
 class ExtendForm(forms.Form):

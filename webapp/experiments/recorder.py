@@ -29,10 +29,7 @@ class ExperimentRecorder(Throttled):
 
     def on_fit_start(self, info: FitStart) -> None:
         what = f"resuming after epoch {info.start_epoch - 1}" if info.start_epoch > 1 else "starting"
-        self.log(
-            f"{what} on {info.device}: {info.num_train} train / {info.num_val} val / {info.num_test} test images, "
-            f"{len(info.classes)} classes, {info.parameters:,} parameters"
-        )
+        self.log(f"{what} on {info.device}: {info.sizes()}")
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.due(progress):

@@ -1,0 +1,76 @@
+"""Checks before a run: what would stop (errors) or weaken (warnings) this config on this machine
+with this data, by config field. The web form, the command line and `fit` all ask `preflight`.
+
+`TrainConfig.check()` covers what the config alone decides; these need more: the pretrained weights
+file in this machine's torch cache, a starting point for the transfer modes, and the dataset (its
+class count for the loss, a validation split for early stopping, enough training images for a batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.config import ConfigError, TrainConfig
+from training.data import Splits
+from training.losses import LOSSES
+from training.models import pretrained_weights_available
+from training.pretrained import PretrainedWeightsMissing
+
+
+@dataclass
+class Preflight:
+    """Problems by config field ("__all__" for the run as a whole)."""
+
+    errors: dict[str, str] = field(default_factory=dict)  # the run cannot (or must not) go ahead
+    warnings: dict[str, str] = field(default_factory=dict)  # it can, but probably not as meant
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_errors(self) -> None:
+        """PretrainedWeightsMissing for a missing weights file, else ConfigError naming every field."""
+        if "pretrained" in self.errors:
+            raise PretrainedWeightsMissing(self.errors["pretrained"])
+        if self.errors:
+            raise ConfigError(self.errors)
+
+
+def preflight(
+    config: TrainConfig, data: Splits | None = None, *, init_from: str | Path | None = None, resuming: bool = False
+) -> Preflight:
+    """What this run would run into, by field. Without `data`, only the checks that need none.
+
+    init_from: the run to start from (transfer); resuming: the weights come from a checkpoint.
+    """
+    report = Preflight()
+    _check_starting_point(config, init_from, resuming, report)
+    if data is not None:
+        _check_data(config, data, report)
+    return report
+
+
+def _check_starting_point(config: TrainConfig, init_from: str | Path | None, resuming: bool, report: Preflight) -> None:
+    if config.pretrained and not resuming:  # a resumed run's weights are in its checkpoint
+        ok, message = pretrained_weights_available(config.arch, config.batch_norm)
+        if not ok:
+            report.errors["pretrained"] = message
+    if config.transfer_mode != "full" and not config.pretrained and init_from is None and not resuming:
+        report.errors["transfer_mode"] = (
+            f"{config.transfer_mode} needs a trained backbone: turn on pretrained weights or start from an earlier run"
+        )
+
+
+def _check_data(config: TrainConfig, data: Splits, report: Preflight) -> None:
+    problem = LOSSES.get(config.loss).check(data.num_classes)
+    if problem:
+        report.errors["loss"] = problem
+    if config.early_stopping and not data.val:
+        report.errors["early_stopping"] = "early stopping needs a validation split; this dataset has none"
+    if data.num_classes < 2:
+        report.errors["__all__"] = "a classifier needs at least 2 classes"
+    if config.batch_size > len(data.train):
+        report.errors["batch_size"] = (
+            f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
+        )
