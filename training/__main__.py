@@ -1,4 +1,5 @@
 """python -m training --data FOLDER [--preset NAME ...] [--config config.json] [--set key=value ...] [--out DIR]
+python -m training sweep --data FOLDER (--space space.json | --space-preset NAME) ...   (see training/sweep_cli.py)
 
 Runs the same pipeline as the web workers and prints its progress. Examples:
 
@@ -96,6 +97,11 @@ def parse_values(items: list[str], parser: argparse.ArgumentParser) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:
+        from training.sweep_cli import main as sweep  # imported here: it reuses this module's pieces
+
+        return sweep(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m training", description="Train a CNN image classifier on an image folder."
     )
