@@ -111,7 +111,8 @@ def test_rungs_and_expected_epochs_follow_the_schedule():
     assert rungs(PrunerSpec("asha", max_epochs=8, min_epochs=2, reduction_factor=2)) == [2, 4]
     assert rungs(PrunerSpec("median", max_epochs=5, min_epochs=2)) == [2, 3, 4]
     assert expected_epochs(PrunerSpec("median", max_epochs=10, min_epochs=2), 10) == pytest.approx(60)
-    assert rungs(PrunerSpec("none", max_epochs=10)) == [] and expected_epochs(PrunerSpec("none", max_epochs=10), 3) == 30
+    none = PrunerSpec("none", max_epochs=10)
+    assert rungs(none) == [] and expected_epochs(none, 3) == 30
     hyperband = PrunerSpec("hyperband", max_epochs=27, min_epochs=1, reduction_factor=3)
     assert rungs(hyperband) == [1, 3, 9]
     assert expected_epochs(asha, 1) < expected_epochs(PrunerSpec("hyperband", max_epochs=10), 1) < 10

@@ -72,7 +72,7 @@ def test_parents_come_before_the_parameters_they_condition_whatever_the_order_gi
         (
             {"optimizer": ["sgd", "adam"], "momentum": {"low": 0.5, "high": 0.9, "when": {"optimizer": "rmsprop"}}},
             "momentum",
-            'condition value "rmsprop" is never taken by \'optimizer\'',
+            "condition value \"rmsprop\" is never taken by 'optimizer'",
         ),
         (
             {
