@@ -11,15 +11,18 @@ import pytest
 
 from training.search import (
     Budget,
+    Objective,
     SearchSpace,
     SpaceError,
     TrialRecord,
     TrialState,
     check_method,
+    planned_trials,
     point_key,
     suggest,
 )
 
+ACC = Objective.VAL_ACC  # grid and random ignore it; TPE maximizes it
 CONDITIONAL = SearchSpace.parse(
     {
         "optimizer": ["sgd", "adamw", "rmsprop"],
@@ -71,7 +74,7 @@ def test_grid_hands_out_the_exact_cartesian_product_once_each_three_at_a_time_wi
     ]
     assert GRID.grid_size() == len(expected) == 18
     records: list[TrialRecord] = []
-    while batch := suggest(GRID, "grid", 0, records, 3):
+    while batch := suggest(GRID, "grid", 0, records, 3, objective=ACC):
         assert len(batch) == 3  # 18 points: six full batches
         records += running(batch)
         # One of the three finishes before the next batch is asked: the other two are still running.
@@ -83,19 +86,19 @@ def test_grid_hands_out_the_exact_cartesian_product_once_each_three_at_a_time_wi
 
 
 def test_grid_is_the_same_order_every_time_and_skips_points_already_recorded_in_any_state():
-    first = [s.params for s in suggest(GRID, "grid", 0, [], 18)]
-    assert first == [s.params for s in suggest(GRID, "grid", 7, [], 18)]  # the seed plays no part
+    first = [s.params for s in suggest(GRID, "grid", 0, [], 18, objective=ACC)]
+    assert first == [s.params for s in suggest(GRID, "grid", 7, [], 18, objective=ACC)]  # the seed plays no part
     records = [TrialRecord(0, first[4], TrialState.FAILED), TrialRecord(1, first[0], TrialState.PRUNED, 0.1, {1: 0.1})]
-    rest = suggest(GRID, "grid", 0, records, 100)
+    rest = suggest(GRID, "grid", 0, records, 100, objective=ACC)
     assert [s.params for s in rest] == [p for i, p in enumerate(first) if i not in (0, 4)]
     assert rest[0].number == 2
 
 
 def test_grid_matches_recorded_values_stored_as_json_numbers():
     # A database may give back 2.0 for the whole number 2: still the same point, not handed out again.
-    first, second = (s.params for s in suggest(GRID, "grid", 0, [], 2))
+    first, second = (s.params for s in suggest(GRID, "grid", 0, [], 2, objective=ACC))
     stored = TrialRecord(0, {**first, "epochs": float(first["epochs"])}, TrialState.COMPLETED, 0.9)
-    assert suggest(GRID, "grid", 0, [stored], 1)[0].params == second
+    assert suggest(GRID, "grid", 0, [stored], 1, objective=ACC)[0].params == second
 
 
 def test_grid_refuses_float_and_log_ranges_with_a_clear_message():
@@ -122,17 +125,17 @@ def test_a_grid_too_big_to_run_is_refused():
 
 # --- random -------------------------------------------------------------------------------------------
 def test_random_is_reproducible_the_nth_point_depending_only_on_seed_and_number():
-    all_at_once = [s.params for s in suggest(CONDITIONAL, "random", 3, [], 6)]
+    all_at_once = [s.params for s in suggest(CONDITIONAL, "random", 3, [], 6, objective=ACC)]
     records: list[TrialRecord] = []
     for size in (1, 2, 3):  # asked in other batch sizes, with other trials' results in between
-        batch = suggest(CONDITIONAL, "random", 3, records, size)
+        batch = suggest(CONDITIONAL, "random", 3, records, size, objective=ACC)
         records += [finished(r, 0.1 * r.number) for r in running(batch)]
     assert [r.params for r in records] == all_at_once
-    assert [s.params for s in suggest(CONDITIONAL, "random", 4, [], 6)] != all_at_once
+    assert [s.params for s in suggest(CONDITIONAL, "random", 4, [], 6, objective=ACC)] != all_at_once
 
 
 def test_random_points_stay_in_bounds_honour_conditions_and_spread_log_ranges_over_the_decades():
-    points = [s.params for s in suggest(CONDITIONAL, "random", 0, [], 200)]
+    points = [s.params for s in suggest(CONDITIONAL, "random", 0, [], 200, objective=ACC)]
     for point in points:
         assert_in_bounds(point)
         assert_conditions_hold(point)
@@ -148,7 +151,7 @@ def test_random_points_stay_in_bounds_honour_conditions_and_spread_log_ranges_ov
 def test_tpe_runs_on_records_with_trials_in_flight_and_proposes_in_bound_points_honouring_conditions():
     records: list[TrialRecord] = []
     for _ in range(8):
-        batch = running(suggest(CONDITIONAL, "tpe", 0, records, 3))
+        batch = running(suggest(CONDITIONAL, "tpe", 0, records, 3, objective=ACC))
         records += [finished(r, -abs(math.log10(r.params["lr"]) + 2)) for r in batch[:2]] + batch[2:]
     assert len(records) == 24
     for record in records:
@@ -163,7 +166,7 @@ def test_tpe_learns_from_the_results_where_random_does_not():
     def last_ten_distance(method: str) -> float:
         records: list[TrialRecord] = []
         for _ in range(30):
-            (s,) = suggest(CONDITIONAL, method, 1, records, 1)
+            (s,) = suggest(CONDITIONAL, method, 1, records, 1, objective=ACC)
             distance = abs(math.log10(s.params["lr"]) + 2)
             records.append(TrialRecord(s.number, s.params, TrialState.COMPLETED, -distance))
         return statistics.median(-r.value for r in records[-10:])
@@ -172,9 +175,11 @@ def test_tpe_learns_from_the_results_where_random_does_not():
 
 
 def test_tpe_is_reproducible_from_the_same_records_and_seed():
-    records = [finished(r, 0.3 + 0.01 * r.number) for r in running(suggest(CONDITIONAL, "random", 0, [], 8))]
-    first = suggest(CONDITIONAL, "tpe", 5, records, 2)
-    assert first == suggest(CONDITIONAL, "tpe", 5, records, 2)
+    records = [
+        finished(r, 0.3 + 0.01 * r.number) for r in running(suggest(CONDITIONAL, "random", 0, [], 8, objective=ACC))
+    ]
+    first = suggest(CONDITIONAL, "tpe", 5, records, 2, objective=ACC)
+    assert first == suggest(CONDITIONAL, "tpe", 5, records, 2, objective=ACC)
     assert [s.number for s in first] == [8, 9]
 
 
@@ -186,7 +191,7 @@ def test_records_outside_a_narrowed_space_and_gaps_in_numbers_do_not_break_a_met
         TrialRecord(4, {"optimizer": "adamw", "lr": 0.002}, TrialState.RUNNING, None, {1: 0.7}),
     ]
     for method in ("random", "tpe"):
-        (s,) = suggest(narrowed, method, 0, records, 1)
+        (s,) = suggest(narrowed, method, 0, records, 1, objective=ACC)
         assert s.number == 5 and s.params["optimizer"] == "adamw" and 1e-3 <= s.params["lr"] <= 1e-2
 
 
@@ -198,7 +203,7 @@ def test_conditions_hold_for_every_method_including_a_grid():
             "nesterov": {"values": [True, False], "when": {"optimizer": "sgd"}},
         }
     )
-    points = [s.params for s in suggest(grid, "grid", 0, [], 100)]
+    points = [s.params for s in suggest(grid, "grid", 0, [], 100, objective=ACC)]
     assert len(points) == 2 * 2 + 1 + 2  # sgd: momentum x nesterov; adamw: none; rmsprop: momentum
     for point in points:
         assert_conditions_hold(point)
@@ -227,5 +232,20 @@ def test_records_round_trip_through_json_with_epochs_as_text():
 
 
 def test_numbers_follow_the_highest_recorded_one():
-    assert [s.number for s in suggest(GRID, "random", 0, [TrialRecord(4, {}, TrialState.FAILED)], 2)] == [5, 6]
-    assert list(itertools.islice(GRID.grid(), 1)) == [suggest(GRID, "grid", 0, [], 1)[0].params]
+    assert [
+        s.number for s in suggest(GRID, "random", 0, [TrialRecord(4, {}, TrialState.FAILED)], 2, objective=ACC)
+    ] == [5, 6]
+    assert list(itertools.islice(GRID.grid(), 1)) == [suggest(GRID, "grid", 0, [], 1, objective=ACC)[0].params]
+
+
+def test_widening_a_finished_grid_hands_out_only_the_new_points():
+    done = [finished(r, 0.5) for r in running(suggest(GRID, "grid", 0, [], 18, objective=ACC))]
+    assert suggest(GRID, "grid", 0, done, 3, objective=ACC) == []
+    wider = SearchSpace.parse({**GRID.to_dict(), "lr": [0.001, 0.01, 0.1, 0.3]})
+    new = suggest(wider, "grid", 0, done, 100, objective=ACC)
+    assert len(new) == 6 and all(s.params["lr"] == 0.3 for s in new) and new[0].number == 18
+
+
+def test_the_planned_trials_are_the_budget_or_the_grid_size():
+    assert planned_trials(GRID, "grid", Budget(50)) == 18 and planned_trials(GRID, "grid", Budget(5)) == 5
+    assert planned_trials(CONDITIONAL, "tpe", Budget(40)) == 40

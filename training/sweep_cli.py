@@ -151,7 +151,7 @@ class LocalSweep:
         s = self.settings
         while not self.cancel.requested:
             count = s.budget.trials_to_start(self.records)
-            batch = suggest(s.space, s.method, s.seed, self.records, count, s.objective)
+            batch = suggest(s.space, s.method, s.seed, self.records, count, objective=s.objective)
             if not batch:
                 break
             self.run_trial(batch[0])

@@ -15,7 +15,7 @@ rebuilds what Optuna needs from them, so the command line and the web workers de
 from __future__ import annotations
 
 from training.search.importance import param_importance
-from training.search.methods import Suggestion, check_method, list_methods, suggest, trial_seed
+from training.search.methods import Suggestion, check_method, list_methods, planned_trials, suggest, trial_seed
 from training.search.presets import list_space_presets, space_from_preset
 from training.search.pruners import (
     PrunerSpec,
@@ -57,6 +57,7 @@ __all__ = [
     "list_space_presets",
     "next_number",
     "param_importance",
+    "planned_trials",
     "point_key",
     "ranked",
     "rungs",

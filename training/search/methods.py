@@ -22,7 +22,7 @@ import numpy as np
 import optuna
 
 from training.registry import Registry
-from training.search.records import Objective, TrialRecord, build_study, next_number, quietly
+from training.search.records import Budget, Objective, TrialRecord, build_study, next_number, quietly
 from training.search.space import SearchSpace, SpaceError, point_key
 
 TPE_STARTUP_TRIALS = 5  # random points before TPE models the results (Optuna's default of 10 is half a small sweep)
@@ -115,13 +115,21 @@ def suggest(
     seed: int,
     trials: Sequence[TrialRecord],
     count: int,
-    objective: Objective = Objective.VAL_ACC,
+    *,
+    objective: Objective,
 ) -> list[Suggestion]:
     """Points for the next `count` trials (numbered after the highest recorded one); fewer when a grid runs out.
 
-    `trials`: every trial of the sweep so far, queued and running ones included."""
+    `trials`: every trial of the sweep so far, queued and running ones included. `objective`: its
+    direction tells TPE which results are good. Raises SpaceError like `check_method`."""
     check_method(space, method)
     start = next_number(trials)
     numbers = list(range(start, start + max(count, 0)))
     points = METHODS.get(method)().propose(space, objective, seed, trials, numbers)
     return [Suggestion(number, point) for number, point in zip(numbers, points, strict=False)]
+
+
+def planned_trials(space: SearchSpace, method: str, budget: Budget) -> int:
+    """How many trials a sweep runs if nothing stops it first: the trial budget, or the grid's size."""
+    check_method(space, method)
+    return min(budget.max_trials, space.grid_size()) if method == "grid" else budget.max_trials
