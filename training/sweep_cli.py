@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default="tpe", choices=list_methods(), help="default: tpe")
     parser.add_argument("--trials", type=int, default=10, help="the most trials to run (default 10)")
     parser.add_argument("--pruner", default="asha", choices=list_pruners(), help="early termination (default asha)")
+    parser.add_argument("--min-epochs", type=int, default=1, help="the first epoch a trial can be stopped at (1)")
+    parser.add_argument("--reduction-factor", type=int, default=3, help="asha/hyperband: keep the top 1/N (3)")
     parser.add_argument("--objective", default="val_acc", choices=[o.value for o in Objective])
     parser.add_argument("--max-epochs", type=int, help="budget: stop starting trials after this many epochs in all")
     parser.add_argument("--max-hours", type=float, help="budget: stop starting trials after this much training")
@@ -129,7 +131,9 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
     check_method(space, args.method)
     if args.trials < 1:
         raise SpaceError({"trials": "must be at least 1"})
-    pruner = PrunerSpec(args.pruner, max_epochs=space.largest("epochs", base))
+    pruner = PrunerSpec(
+        args.pruner, space.largest("epochs", base), min_epochs=args.min_epochs, reduction_factor=args.reduction_factor
+    )
     budget = Budget(args.trials, args.max_epochs, args.max_hours)
     return SweepSettings(base, space, args.method, Objective(args.objective), pruner, budget, args.seed)
 
