@@ -21,6 +21,7 @@ from training.callbacks import EpochMetrics, FitResult
 from training.search.space import SearchSpace
 
 STUDY_NAME = "trainyard-sweep"  # fixed: Hyperband assigns brackets from the study name and trial number
+# Every decision creates a study; at Optuna's default INFO level each would log a line.
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 

@@ -37,7 +37,8 @@ SPEC_KEYS = {"type", "values", "low", "high", "log", "step", "when"}
 
 
 class SpaceError(ValueError):
-    """A search space that cannot work: `errors` maps each parameter (or "__all__") to a message."""
+    """A search space (or a sweep setting: method, pruner, trials) that cannot work: `errors` maps each
+    parameter or setting (or "__all__") to a message, as ConfigError does for config fields."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
