@@ -37,7 +37,7 @@ def results(count: int, seed: int = 0) -> list[TrialRecord]:
 
 
 def test_the_parameter_that_decides_the_objective_comes_first():
-    importance = param_importance(SPACE, Objective.VAL_ACC, results(12))
+    importance = param_importance(SPACE, ACC, results(12))
     assert list(importance)[0] == "optimizer" and importance["optimizer"] > 0.5
     assert set(importance) == {"optimizer", "lr", "dropout"}  # momentum is conditional: not in every trial
     assert abs(sum(importance.values()) - 1) < 1e-6
@@ -45,11 +45,13 @@ def test_the_parameter_that_decides_the_objective_comes_first():
 
 def test_too_few_completed_trials_give_an_empty_answer_not_noise():
     records = results(6)
-    assert param_importance(SPACE, Objective.VAL_ACC, records[:3]) == {}
+    assert param_importance(SPACE, ACC, records[:3]) == {}
     pruned = [TrialRecord(r.number, r.params, TrialState.PRUNED, r.value, r.values) for r in records[3:]]
-    assert param_importance(SPACE, Objective.VAL_ACC, records[:3] + pruned) == {}
+    assert param_importance(SPACE, ACC, records[:3] + pruned) == {}
     same = [TrialRecord(i, {"optimizer": "adamw"}, TrialState.COMPLETED, 0.5 + i / 10) for i in range(5)]
-    assert param_importance(SPACE, Objective.VAL_ACC, same) == {}  # nothing varied
+    assert param_importance(SPACE, ACC, same) == {}  # no parameter varied
+    flat = [TrialRecord(r.number, r.params, TrialState.COMPLETED, 0.5) for r in records]
+    assert param_importance(SPACE, ACC, flat) == {}  # the objective did not vary
 
 
 def test_best_and_ranking_follow_the_objectives_direction():
@@ -61,8 +63,8 @@ def test_best_and_ranking_follow_the_objectives_direction():
         TrialRecord(4, {}, TrialState.RUNNING),
         TrialRecord(5, {}, TrialState.COMPLETED, 0.30),
     ]
-    assert best_trial(Objective.VAL_ACC, records).number == 0
+    assert best_trial(ACC, records).number == 0
     assert best_trial(Objective.VAL_LOSS, records).number == 2  # the lowest loss; the earlier of equals
-    assert [r.number for r in ranked(Objective.VAL_ACC, records)] == [0, 2, 5, 1, 3, 4]
+    assert [r.number for r in ranked(ACC, records)] == [0, 2, 5, 1, 3, 4]
     assert [r.number for r in ranked(Objective.VAL_LOSS, records)] == [2, 5, 0, 1, 3, 4]
-    assert best_trial(Objective.VAL_ACC, records[3:5]) is None
+    assert best_trial(ACC, records[3:5]) is None

@@ -21,9 +21,9 @@ MIN_TRIALS = 4  # completed trials needed before importances mean anything
 def param_importance(space: SearchSpace, objective: Objective, trials: Sequence[TrialRecord]) -> dict[str, float]:
     """{parameter: share of the objective's variance it explains}, summing to 1, most important first.
 
-    Empty when fewer than MIN_TRIALS trials completed or no parameter varied among them."""
+    Empty when fewer than MIN_TRIALS trials completed, or when neither a parameter nor the objective varied."""
     done = [t for t in trials if t.state == TrialState.COMPLETED and t.value is not None]
-    if len(done) < MIN_TRIALS:
+    if len(done) < MIN_TRIALS or len({t.value for t in done}) < 2:
         return {}
     study = build_study(space, objective, done)
     varying = [name for name in space.names if len({repr(t.params.get(name)) for t in done if name in t.params}) > 1]
