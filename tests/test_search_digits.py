@@ -13,9 +13,11 @@ from training.search import Objective
 from training.search.trials import without_test
 from webapp.datasets.demo import write_digits_folder
 
-# Around the quick recipe: its learning rate and weight decay, and the input size. Measured on 2 CPU cores
-# (seed 0): 3 of 8 trials ran their 8 epochs, 5 stopped at the first rung (29 epochs in all, against 64
-# without pruning); the best (16 pixels, lr 9e-3) reached val_acc 1.000 against quick's 0.993.
+# Around the quick recipe: its learning rate and weight decay, and the input size. Measured (seed 0, CPU):
+# 3 of 8 trials ran their 8 epochs, 5 stopped at the first rung (29 epochs in all, against 64 without
+# pruning); the best (16 pixels, lr 9e-3) reached val_acc 1.000 against quick's 0.993. That is about 37
+# epochs of the small CNN with the baseline, a couple of minutes on 2 free cores; on a shared machine it
+# took 8 minutes, hence a safety limit above the suite's default (a limit, not a timed assertion).
 SPACE = {
     "lr": {"low": 1e-3, "high": 1e-2, "log": True},
     "weight_decay": {"low": 1e-5, "high": 1e-2, "log": True},
@@ -24,6 +26,7 @@ SPACE = {
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_an_8_trial_sweep_on_the_demo_digits_finds_a_config_at_least_as_good_on_validation_as_quick(tmp_path: Path):
     digits = write_digits_folder(tmp_path / "digits")
     quick = fit(resolve_config(["quick"], {"device": "cpu"}), without_test(load_image_folder(digits)))

@@ -224,7 +224,7 @@ def _show(value: Any) -> str:
 
 # --- parsing and validation ------------------------------------------------------------------------
 class _ParamParser:
-    """Turns one parameter's JSON into a Param, collecting a clear message instead of raising on the first."""
+    """Turns one parameter's JSON into a Param; ValueError with a message for the user otherwise."""
 
     def __init__(self, name: str, spec: Any, info: Mapping[str, Any]) -> None:
         self.name = name
