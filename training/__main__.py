@@ -1,4 +1,5 @@
 """python -m training --data FOLDER [--preset NAME ...] [--config config.json] [--set key=value ...] [--out DIR]
+python -m training sweep --data FOLDER (--space space.json | --space-preset NAME) ...   (see training/sweep_cli.py)
 
 Runs the same pipeline as the web workers and prints its progress. Examples:
 
@@ -187,6 +188,11 @@ def train(config: TrainConfig, data: Splits, args: argparse.Namespace) -> FitRes
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:
+        from training.sweep_cli import main as sweep  # imported here: it reuses this module's pieces
+
+        return sweep(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:

@@ -428,3 +428,14 @@ def _coerce(value: Any, info: Mapping[str, Any]) -> Any:
     if info.get("choices") is not None and value not in info["choices"]:
         raise ValueError(f"{value!r} is not one of: {', '.join(info['choices'])}")
     return value
+
+
+def coerce_option(name: str, value: Any) -> Any:
+    """One option's value checked and converted as `TrainConfig.from_dict` does (type, bounds, choices).
+
+    Raises KeyError for an unknown option and ValueError saying what is wrong with the value (a search
+    space checks its values and ranges with it, field by field, without building a whole config)."""
+    info = next((i for i in TrainConfig.fields_info() if i["name"] == name), None)
+    if info is None:
+        raise KeyError(name)
+    return _coerce(value, info)
