@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from training.data import IMAGE_EXTENSIONS
-from webapp.datasets.validation import DatasetRejected, Problems
+from webapp.datasets.rejection import DatasetRejected, Problems
 
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {

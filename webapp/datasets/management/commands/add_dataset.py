@@ -13,8 +13,8 @@ from webapp.datasets import intake, notices
 from webapp.datasets.archives import check_archive
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.datasets.processing import process
+from webapp.datasets.rejection import DatasetRejected, Limits
 from webapp.datasets.torchvision_import import SOURCES
-from webapp.datasets.validation import DatasetRejected, Limits
 from webapp.teams.models import Team
 
 
