@@ -21,12 +21,6 @@ pytestmark = pytest.mark.django_db
 ADD_URL = reverse("admin:datasets_dataset_add")
 
 
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
 def admin_add(admin_client, team, capture, **fields):
     data = {
         "team": team.pk,
