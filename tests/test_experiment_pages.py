@@ -144,3 +144,16 @@ def test_the_create_form_needs_a_csrf_token(owner, tiny_dataset):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.post(reverse("experiment_create"), experiment_form(tiny_dataset)).status_code == 403
+
+
+def test_the_api_and_the_page_describe_an_experiment_with_one_dictionary(client, make_experiment, owner):
+    experiment = make_experiment()
+    client.force_login(owner)
+    summary = experiment.summary_dict()
+    detail = client.get(reverse("api_experiment_detail", args=[experiment.pk])).json()
+    assert detail == experiment.to_dict() and detail.items() >= summary.items()
+    assert detail["epochs"] == experiment.config["epochs"] and detail["queue_position"] == 1
+    listed = client.get(reverse("api_experiment_list")).json()
+    assert listed == [detail]
+    metrics = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
+    assert metrics == {**summary, "history": []}

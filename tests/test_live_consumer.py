@@ -66,6 +66,14 @@ async def test_backfill_returns_only_the_epochs_after_the_one_asked_for(make_exp
     message = await communicator.receive_json_from(timeout=5)
     assert message["type"] == "history"
     assert [row["epoch"] for row in message["history"]] == [2, 3]
+    summary = await database_sync_to_async(experiment.summary_dict)()
+    assert message == {
+        "type": "history",
+        "experiment": experiment.pk,
+        **summary,
+        "history": message["history"],
+        "log": [],
+    }
     assert message["status"] == Status.QUEUED and message["epochs"] == experiment.epochs
     await communicator.disconnect()
 

@@ -20,30 +20,16 @@ STATUS_COLORS = {DatasetStatus.READY: "#067647", DatasetStatus.FAILED: "#b42318"
 FLAG_COLORS = {Level.PROBLEM: "#b42318", Level.WARNING: "#b54708"}
 
 SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
+# The change page's "Data" section: where the images came from and what they are (all read-only).
+DATA_DETAILS = (
+    *("source", "origin_text", "root", "archive", "content_hash", "size", "num_images", "classes", "mean", "std"),
+    *("created_by", "created_at", "processed_at"),
+)
+# Read-only on the change page: what processing computed, and the sections drawn from it.
 COMPUTED = (
-    "version",
-    "source",
-    "status",
-    "stage",
-    "progress",
-    "error",
-    "origin_text",
-    "root",
-    "archive",
-    "content_hash",
-    "size",
-    "num_images",
-    "classes",
-    "fixed_split",
-    "mean",
-    "std",
-    "created_by",
-    "created_at",
-    "processed_at",
-    "usage",
-    "split_table",
-    "health_report",
-    "thumbnails",
+    *("version", "status", "stage", "progress", "error", "fixed_split"),
+    *DATA_DETAILS,
+    *("usage", "split_table", "health_report", "thumbnails"),
 )
 
 
@@ -67,26 +53,7 @@ class DatasetAdmin(admin.ModelAdmin):
         ("Thumbnails per class", {"fields": ["thumbnails"]}),
         ("Health report", {"fields": ["health_report"]}),
         ("Split", {"fields": [*SPLIT_SETTINGS, "fixed_split", "split_table"]}),
-        (
-            "Data",
-            {
-                "fields": [
-                    "source",
-                    "origin_text",
-                    "root",
-                    "archive",
-                    "content_hash",
-                    "size",
-                    "num_images",
-                    "classes",
-                    "mean",
-                    "std",
-                    "created_by",
-                    "created_at",
-                    "processed_at",
-                ]
-            },
-        ),
+        ("Data", {"fields": list(DATA_DETAILS)}),
     ]
 
     # --- forms -----------------------------------------------------------------------------------

@@ -84,23 +84,21 @@ def split_fields() -> dict[str, forms.Field]:
             label="Split seed",
             help_text="the same seed always draws the same split",
         ),
-        "val_fraction": forms.FloatField(
-            min_value=0,
-            max_value=MAX_EVAL_FRACTION,
-            initial=0.15,
-            label="Validation fraction",
-            widget=forms.NumberInput(attrs={"step": "0.01"}),
-            help_text="of each class, when the archive has no val/ folder",
-        ),
-        "test_fraction": forms.FloatField(
-            min_value=0,
-            max_value=MAX_EVAL_FRACTION,
-            initial=0.15,
-            label="Test fraction",
-            widget=forms.NumberInput(attrs={"step": "0.01"}),
-            help_text="of each class, when the archive has no test/ folder",
-        ),
+        "val_fraction": fraction_field("Validation fraction", "val"),
+        "test_fraction": fraction_field("Test fraction", "test"),
     }
+
+
+def fraction_field(label: str, split: str) -> forms.FloatField:
+    """The share of each class drawn for a split the archive's folders do not give."""
+    return forms.FloatField(
+        min_value=0,
+        max_value=MAX_EVAL_FRACTION,
+        initial=0.15,
+        label=label,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+        help_text=f"of each class, when the archive has no {split}/ folder",
+    )
 
 
 class UploadForm(SplitFieldsMixin, forms.Form):
