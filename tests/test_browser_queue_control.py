@@ -33,7 +33,7 @@ class QueueControlInTheBrowser(BrowserTestCase):
     def setUp(self) -> None:
         self.user, self.dataset = member_with_digits("grace", PASSWORD)
 
-    def test_create_from_presets_watch_cancel_and_resume(self) -> None:
+    def test_a_user_creates_from_presets_watches_cancels_and_resumes(self) -> None:
         with chromium_page(self.live_server_url) as page:
             sign_in(page, "grace", PASSWORD)
             page.goto("/experiments/new/")

@@ -20,7 +20,12 @@ from webapp.teams.models import Role, Team
 
 def status_after_processing(page) -> str | None:
     """The status the dataset page shows once processing has ended (None before, and while it reloads)."""
-    status = page.evaluate("(s => s && s.dataset.status)(document.getElementById('status'))")
+    from playwright.sync_api import Error
+
+    try:
+        status = page.evaluate("(s => s && s.dataset.status)(document.getElementById('status'))")
+    except Error:  # the page reloads itself once processing ends: asked during the reload
+        return None
     return None if status in {None, DatasetStatus.PROCESSING} else status
 
 

@@ -54,7 +54,7 @@ def rejected_by_processing(client, team, archive: bytes, capture) -> tuple[str, 
     assert stored_files() == before
     # The page that was following the upload, and the status endpoint it polls, show the message.
     status = client.get(reverse("api_dataset_status", args=[pk])).json()
-    assert status["status"] == REJECTED
+    assert status["status"] == REJECTED and status.keys() == Dataset(pk=pk).status_dict().keys()
     page = client.get(reverse("dataset_detail", args=[pk]))
     html = page.content.decode()
     assert page.status_code == 200 and status["error"] in html.replace("&#x27;", "'")
