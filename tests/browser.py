@@ -52,6 +52,7 @@ def member_with_digits(username: str, password: str):
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
+    from webapp.datasets import intake
     from webapp.datasets.demo import DEMO_NAME, write_digits_folder
     from webapp.datasets.models import Dataset
     from webapp.teams.models import Role, Team
@@ -62,10 +63,7 @@ def member_with_digits(username: str, password: str):
     root = "datasets/builtin/digits-browser-test"
     if not (Path(settings.MEDIA_ROOT) / root).exists():
         write_digits_folder(Path(settings.MEDIA_ROOT) / root)
-    dataset = Dataset(team=team, name=DEMO_NAME, root=root)
-    dataset.scan()
-    dataset.save()
-    return user, dataset
+    return user, intake.add_in_place(Dataset(team=team, name=DEMO_NAME, root=root))
 
 
 class FreshDaphneProcess(DaphneProcess):

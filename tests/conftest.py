@@ -1,15 +1,16 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from tests.helpers import TINY_CONFIG, Worker
-from tests.images import make_image_folder
+from tests.helpers import TINY_CONFIG, Worker, created_id, folder_dataset, post_upload, wait_until
+from webapp.core.queues import Queue
 from webapp.datasets.models import Dataset
+from webapp.datasets.tasks import process_dataset
 from webapp.experiments.models import Experiment
 from webapp.teams.models import Role, Team
 
@@ -55,23 +56,45 @@ def outsider(django_user_model, other_team):
 
 @pytest.fixture
 def tiny_dataset(team) -> Dataset:
-    root = f"datasets/test/{uuid.uuid4().hex[:8]}"
-    make_image_folder(Path(settings.MEDIA_ROOT) / root)
-    dataset = Dataset(team=team, name=f"Colors {root[-8:]}", root=root)
-    dataset.scan()
-    dataset.save()
-    return dataset
+    """A ready dataset of the team, read in place: 3 classes of 12 small images."""
+    return folder_dataset(team, name=f"Colors {uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
 def make_experiment(owner, tiny_dataset):
+    """Queued experiments on `tiny_dataset` with TINY_CONFIG (and the changes given), not sent to a worker."""
+
     def make(**config_changes) -> Experiment:
         from training import TrainConfig
 
         config = TrainConfig.from_dict({**TINY_CONFIG, **config_changes}).to_dict()
         return Experiment.objects.create(
-            team=tiny_dataset.team, owner=owner, dataset=tiny_dataset, name="tiny run", config=config, queue="cpu"
+            team=tiny_dataset.team, owner=owner, dataset=tiny_dataset, name="tiny run", config=config, queue=Queue.CPU
         )
+
+    return make
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    """A signed-in superuser's client, for the Django admin."""
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD))
+    return client
+
+
+@pytest.fixture
+def upload(client, owner, team, django_capture_on_commit_callbacks):
+    """Upload a zip archive from the upload page as the team's owner (`team=` another team of theirs), then
+    run the processing task it sent, here, as the dataset worker would. Returns the dataset's id: its row
+    is ready, or gone when processing rejected the archive (tests/test_datasets_worker.py uses the real worker)."""
+    client.force_login(owner)
+
+    def make(archive: bytes, team=team, **fields) -> int:
+        with django_capture_on_commit_callbacks() as callbacks:
+            pk = created_id(post_upload(client, team, archive, **fields))
+        assert len(callbacks) == 1  # the task is sent once the row is committed
+        process_dataset.apply(args=[pk])
+        return pk
 
     return make
 
@@ -94,25 +117,23 @@ def _other_processes_leave_the_test_database(django_db_setup, django_db_blocker)
 
     if connection.vendor != "postgresql":
         return
-    import time
-
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
     # Async tests ran database calls in asgiref's executor thread: its connection is another session.
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
+    def others_connected() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
     with django_db_blocker.unblock():
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()"
-                )
-                if cursor.fetchone()[0] == 0:
-                    break
-            time.sleep(0.2)
+        # If one stays, Django's teardown says which session still holds the database.
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: others_connected() == 0, 15, message="the other sessions to leave")
         connection.close()
 
 

@@ -14,15 +14,6 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from tests.images import (  # noqa: F401  (the dataset tests import these from here still)
-    big_png,
-    class_entries,
-    image_bytes,
-    truncated_png,
-    zip_bytes,
-    zip_with_link,
-)
-
 
 def stored_files() -> set[str]:
     """Every file under the media folder and the dataset cache: what 'nothing left behind' is checked against."""

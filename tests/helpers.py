@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-# The dataset tests import this from here still; new code imports it from tests.images.
-from tests.images import make_image_folder  # noqa: F401
+from tests.images import make_image_folder
 
 # A config small enough that two epochs take a second or two on one CPU core.
 TINY_CONFIG = {
@@ -83,13 +84,12 @@ class Worker:
     def wait_ready(self, timeout: float = 90) -> None:
         from webapp.celery import app
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.read_log()}")
-            if app.control.ping(destination=[self.name], timeout=0.5):
-                return
-        raise RuntimeError(f"worker did not answer within {timeout}s:\n{self.read_log()}")
+            return bool(app.control.ping(destination=[self.name], timeout=0.5))
+
+        wait_until(answers, timeout, interval=0, message=lambda: f"the worker to answer; its log:\n{self.read_log()}")
 
     def read_log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -132,12 +132,88 @@ def session_for(user) -> str:
     return client.cookies[settings_cookie_name()].value
 
 
-def wait_until(predicate, timeout: float = 120, interval: float = 0.2, message: str = "condition"):
-    """Poll `predicate` until it returns something truthy; fail with `message` after `timeout` seconds."""
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 120,
+    interval: float = 0.2,
+    message: str | Callable[[], str] = "condition",
+) -> T:
+    """Poll `predicate` until it returns something truthy, and return that; fail after `timeout` seconds,
+    saying what was awaited (`message`, or what it returns when it is a function: e.g. a log read then)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {message() if callable(message) else message}")
+
+
+# --- datasets, made the way users make them ---------------------------------------------------------
+def folder_dataset(team, name: str = "Colors", folder: dict | None = None, **fields):
+    """A ready dataset read in place from a new image folder (`make_image_folder(**folder)`) under the media
+    folder, processed now in this process (as the demo data is)."""
+    from django.conf import settings
+
+    from webapp.datasets import intake
+    from webapp.datasets.models import Dataset
+
+    root = f"datasets/test/{uuid.uuid4().hex[:8]}"
+    make_image_folder(Path(settings.MEDIA_ROOT) / root, **(folder or {}))
+    return intake.add_in_place(Dataset(team=team, name=name, root=root, **fields))
+
+
+def upload_form(team, archive: bytes, name: str = "Animals", filename: str = "upload.zip", **fields) -> dict:
+    """What the upload page posts: a team, a name, the zip archive and the split settings."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        "team": team.pk,
+        "name": name,
+        "description": "",
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "archive": SimpleUploadedFile(filename, archive, "application/zip"),
+        **fields,
+    }
+
+
+def post_upload(client, team, archive: bytes, **fields):
+    from django.urls import reverse
+
+    return client.post(reverse("dataset_upload"), upload_form(team, archive, **fields))
+
+
+def created_id(response) -> int:
+    """The id of the dataset an accepted upload redirected to (its page, /datasets/<id>/)."""
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+    return int(response.url.rstrip("/").split("/")[-1])
+
+
+# --- experiments -----------------------------------------------------------------------------------
+def experiment_form(dataset, **changes) -> dict:
+    """What the browser posts to create an experiment: every config field as the form shows it (TINY_CONFIG
+    over the defaults), then `changes`."""
+    from training import TrainConfig
+
+    config = TrainConfig.from_dict(TINY_CONFIG).to_dict()
+    data = {"name": "first try", "description": "", "dataset": dataset.pk, "priority": "normal", "tags": ""}
+    data.update({k: ("on" if v else "") if isinstance(v, bool) else v for k, v in config.items()})
+    data.update(changes)
+    return data
+
+
+def finished(experiment, timeout: float = 180):
+    """The experiment's row once its status is final (a worker took it to its end, or it was cancelled)."""
+    from webapp.experiments.models import Experiment
+    from webapp.experiments.states import FINAL
+
+    return wait_until(
+        lambda: (e := Experiment.objects.get(pk=experiment.pk)).status in FINAL and e,
+        timeout,
+        message=f"#{experiment.pk} to finish",
+    )

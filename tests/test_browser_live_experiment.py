@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.browser import BrowserTestCase, chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
-from webapp.experiments.models import EpochMetric, Experiment, Status
+from tests.helpers import wait_until
+from webapp.experiments.models import EpochMetric, Experiment
+from webapp.experiments.states import FINAL, Status
 
 EPOCHS = 4
 
@@ -39,17 +39,14 @@ class LiveExperimentInTheBrowser(BrowserTestCase):
             page.evaluate("window.__notReloaded = true")
 
             seen_counts = set()
-            deadline = time.monotonic() + 180
-            status = None
-            while time.monotonic() < deadline:
-                count = page.evaluate("(document.getElementById('chart-loss').data || [{x: []}])[0].x.length")
-                seen_counts.add(count)
-                status = page.get_attribute("#status", "data-status")
-                if status in {"succeeded", "failed", "cancelled", "stopped_early"}:
-                    break
-                time.sleep(0.1)
 
-            assert status == "succeeded", page.inner_text("#error-box") + "\n" + self.worker.read_log()[-4000:]
+            def final_status() -> str | None:
+                seen_counts.add(page.evaluate("(document.getElementById('chart-loss').data || [{x: []}])[0].x.length"))
+                status = page.get_attribute("#status", "data-status")
+                return status if status in FINAL else None
+
+            status = wait_until(final_status, 180, 0.1, message=lambda: self.worker.read_log()[-4000:])
+            assert status == Status.SUCCEEDED, page.inner_text("#error-box") + "\n" + self.worker.read_log()[-4000:]
             assert page.inner_text("#status") == "Succeeded"
             final = page.evaluate("document.getElementById('chart-loss').data.map(t => t.x)")
             assert final == [list(range(1, EPOCHS + 1))] * 2  # train and validation, one point per epoch

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.browser import BrowserTestCase, chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
-from webapp.experiments.models import EpochMetric, Experiment, Status
+from tests.helpers import wait_until
+from webapp.experiments.models import EpochMetric, Experiment
+from webapp.experiments.states import Status
 
 EPOCHS = 12
 
@@ -18,13 +18,9 @@ def chart_epochs(page) -> list[int]:
 
 
 def wait_for(page, predicate, timeout: float = 180, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; status {page.get_attribute('#status', 'data-status')}")
+    return wait_until(
+        predicate, timeout, 0.1, message=lambda: f"{what}; status {page.get_attribute('#status', 'data-status')}"
+    )
 
 
 @pytest.mark.browser
@@ -37,7 +33,7 @@ class QueueControlInTheBrowser(BrowserTestCase):
     def setUp(self) -> None:
         self.user, self.dataset = member_with_digits("grace", PASSWORD)
 
-    def test_create_from_presets_watch_cancel_and_resume(self) -> None:
+    def test_a_user_creates_from_presets_watches_cancels_and_resumes(self) -> None:
         with chromium_page(self.live_server_url) as page:
             sign_in(page, "grace", PASSWORD)
             page.goto("/experiments/new/")
@@ -59,7 +55,7 @@ class QueueControlInTheBrowser(BrowserTestCase):
 
             wait_for(page, lambda: len(chart_epochs(page)) >= 2, what="two epochs on the chart")
             page.click("#cancel-button")
-            page.wait_for_selector("#status[data-status=cancelled]", timeout=120_000)
+            page.wait_for_selector(f"#status[data-status={Status.CANCELLED}]", timeout=120_000)
             # The action reloads the page: the chart redraws from the stored history.
             kept = wait_for(page, lambda: chart_epochs(page), 30, "the history on the chart")
             assert kept == list(range(1, len(kept) + 1)) and 2 <= len(kept) < EPOCHS
@@ -67,7 +63,7 @@ class QueueControlInTheBrowser(BrowserTestCase):
             assert page.inner_text("#checkpoint-epoch") == str(len(kept))
 
             page.click("#resume-button")
-            page.wait_for_selector("#status[data-status=succeeded]", timeout=180_000)
+            page.wait_for_selector(f"#status[data-status={Status.SUCCEEDED}]", timeout=180_000)
             wait_for(page, lambda: len(chart_epochs(page)) == EPOCHS, 30, "every epoch on the chart")
             assert chart_epochs(page) == list(range(1, EPOCHS + 1))
             log = page.inner_text("#log")

@@ -18,7 +18,7 @@ from webapp.datasets import intake, notices
 from webapp.datasets.archives import check_archive
 from webapp.datasets.models import Dataset
 from webapp.datasets.processing import process
-from webapp.datasets.validation import Limits
+from webapp.datasets.rejection import Limits
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from tests.datasets_files import class_entries, stored_files, truncated_png, zip_bytes
+from tests.datasets_files import stored_files
+from tests.images import class_entries, truncated_png, zip_bytes
+from webapp.datasets import storage
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.datasets.tasks import process_dataset
 from webapp.experiments.models import Experiment
@@ -19,13 +21,6 @@ pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:datasets_dataset_add")
 LIST_URL = reverse("admin:datasets_dataset_changelist")
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(admin)
-    return client
 
 
 def add_form(team, **changes) -> dict:
@@ -133,9 +128,7 @@ def test_a_revalidation_that_fails_marks_the_dataset_failed_and_keeps_it(
     pk = admin_upload(admin_client, team, zip_bytes(class_entries(2, 6)), django_capture_on_commit_callbacks)
     dataset = Dataset.objects.get(pk=pk)
     settings.DATASET_CACHE_DIR = tmp_path / "fresh"  # this host has no copy...
-    from webapp.datasets import content
-
-    content.storage().delete(dataset.archive)  # ...and the stored images are gone (a broken share)
+    storage.delete(dataset.archive)  # ...and the stored images are gone (a broken share)
     with django_capture_on_commit_callbacks():
         admin_client.post(LIST_URL, {"action": "revalidate", "_selected_action": [pk]})
     process_dataset.apply(args=[pk])

@@ -3,7 +3,6 @@ augmentation preview, and an upload followed by its progress bar until the datas
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -12,10 +11,22 @@ from django.conf import settings
 
 from tests.browser import BrowserTestCase, chromium_page, sign_in
 from tests.conftest import PASSWORD
-from tests.datasets_files import class_entries, zip_bytes
-from tests.helpers import make_image_folder
+from tests.helpers import wait_until
+from tests.images import class_entries, make_image_folder, zip_bytes
+from webapp.datasets import intake
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.teams.models import Role, Team
+
+
+def status_after_processing(page) -> str | None:
+    """The status the dataset page shows once processing has ended (None before, and while it reloads)."""
+    from playwright.sync_api import Error
+
+    try:
+        status = page.evaluate("(s => s && s.dataset.status)(document.getElementById('status'))")
+    except Error:  # the page reloads itself once processing ends: asked during the reload
+        return None
+    return None if status in {None, DatasetStatus.PROCESSING} else status
 
 
 @pytest.mark.browser
@@ -32,9 +43,7 @@ class DatasetPagesInTheBrowser(BrowserTestCase):
         folder = make_image_folder(Path(settings.MEDIA_ROOT) / root, classes=3, per_class=10, size=16)
         # Planted: one image copied into another class folder shows up in the health report.
         (folder / "class_2" / "copy.png").write_bytes((folder / "class_0" / "img_000.png").read_bytes())
-        self.dataset = Dataset(team=self.team, name="Colors", root=root)
-        self.dataset.scan()
-        self.dataset.save()
+        self.dataset = intake.add_in_place(Dataset(team=self.team, name="Colors", root=root))
 
     def test_the_dataset_page_draws_its_charts_samples_and_report(self) -> None:
         url = self.dataset.get_absolute_url()
@@ -111,15 +120,9 @@ class UploadInTheBrowser(BrowserTestCase):
                     "(s => s && (s.dataset.status === 'ready' || "
                     "!document.getElementById('progress-card').hidden))(document.getElementById('status'))"
                 )
-                deadline = time.monotonic() + 120
-                status = None
-                while time.monotonic() < deadline:
-                    status = page.evaluate("(s => s && s.dataset.status)(document.getElementById('status'))")
-                    if status not in {None, "processing"}:
-                        break
-                    time.sleep(0.2)
+                status = wait_until(lambda: status_after_processing(page), 120, message="processing to end")
                 page.wait_for_load_state()
-                assert status == "ready", page.inner_text("main")
+                assert status == DatasetStatus.READY, page.inner_text("main")
                 page.wait_for_function(
                     "document.getElementById('chart-classes') && document.getElementById('chart-classes').data"
                 )

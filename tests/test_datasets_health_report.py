@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from tests.datasets_files import class_entries, image_bytes, zip_bytes
+from tests.images import class_entries, image_bytes, zip_bytes
+from training.layout import SPLITS, SplitOrigin
 from webapp.datasets.models import Dataset
-from webapp.datasets.tasks import process_dataset
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def planted(client, owner, team, django_capture_on_commit_callbacks) -> Dataset:
+def planted(upload) -> Dataset:
     entries = {
         **class_entries(2, 12, prefix="train/", names=["cats", "dogs"]),
         **class_entries(2, 3, prefix="val/", names=["cats", "dogs"], seed=1),
@@ -28,21 +27,7 @@ def planted(client, owner, team, django_capture_on_commit_callbacks) -> Dataset:
     entries["train/dogs/copy.png"] = entries["train/dogs/img_000.png"]
     entries["train/dogs/mislabeled.png"] = entries["train/cats/img_001.png"]
     entries["train/birds/wide.png"] = image_bytes(size=(40, 20), seed=77)
-    client.force_login(owner)
-    with django_capture_on_commit_callbacks():
-        response = client.post(
-            reverse("dataset_upload"),
-            {
-                "team": team.pk,
-                "name": "Planted",
-                "split_seed": 0,
-                "val_fraction": 0.15,
-                "test_fraction": 0.15,
-                "archive": SimpleUploadedFile("planted.zip", zip_bytes(entries), "application/zip"),
-            },
-        )
-    pk = int(response.url.rstrip("/").split("/")[-1])
-    process_dataset.apply(args=[pk])
+    pk = upload(zip_bytes(entries), name="Planted", val_fraction=0.15, test_fraction=0.15)
     dataset = Dataset.objects.get(pk=pk)
     assert dataset.is_ready, dataset.error
     return dataset
@@ -57,11 +42,7 @@ def test_the_counts_per_class_and_split_are_exact(planted):
         "val": {"birds": 1, "cats": 3, "dogs": 3},
         "test": {"birds": 0, "cats": 3, "dogs": 2},
     }
-    assert planted.fixed_split and planted.report["split_origin"] == {
-        "train": "folder",
-        "val": "folder",
-        "test": "folder",
-    }
+    assert planted.fixed_split and planted.report["split_origin"] == dict.fromkeys(SPLITS, SplitOrigin.FOLDER)
 
 
 def test_the_duplicate_across_splits_is_reported_as_leakage(planted):

@@ -4,18 +4,16 @@ the grid shows, and the JSON the pages and scripts read."""
 from __future__ import annotations
 
 import io
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from tests.datasets_files import class_entries, zip_bytes
-from tests.helpers import make_image_folder
-from webapp.datasets.models import Dataset
+from tests.helpers import created_id, folder_dataset, post_upload, upload_form
+from tests.images import class_entries, zip_bytes
+from webapp.datasets.models import Dataset, DatasetStatus
+from webapp.datasets.tasks import process_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def dataset(team) -> Dataset:
     """A processed in-place dataset (3 classes of 12 images)."""
-    root = f"datasets/test/{uuid.uuid4().hex[:8]}"
-    make_image_folder(Path(settings.MEDIA_ROOT) / root)
-    made = Dataset(team=team, name="Colors", root=root, split_seed=0, val_fraction=0.25, test_fraction=0.25)
-    made.scan()
-    made.save()
-    return made
+    return folder_dataset(team, split_seed=0, val_fraction=0.25, test_fraction=0.25)
 
 
 def page_urls(dataset: Dataset) -> list[str]:
@@ -66,23 +59,9 @@ def test_a_viewer_sees_everything_but_cannot_upload(client, dataset, viewer):
     assert "Upload a new version" not in page
     assert "Upload a dataset" not in client.get(reverse("dataset_list")).content.decode()
     assert client.get(reverse("dataset_upload")).status_code == 403
-    archive = SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")
-    assert (
-        client.post(
-            reverse("dataset_upload"),
-            {
-                "team": dataset.team_id,
-                "name": "X",
-                "archive": archive,
-                "split_seed": 0,
-                "val_fraction": 0.1,
-                "test_fraction": 0.1,
-            },
-        ).status_code
-        == 403
-    )
-    archive.seek(0)
-    response = client.post(reverse("api_dataset_list"), {"team": dataset.team_id, "name": "X", "archive": archive})
+    archive = zip_bytes(class_entries(2, 6))
+    assert post_upload(client, dataset.team, archive, name="X").status_code == 403
+    response = client.post(reverse("api_dataset_list"), upload_form(dataset.team, archive, name="X"))
     assert response.status_code == 403 and "Viewers cannot upload" in response.json()["error"]
     assert Dataset.objects.count() == 1
 
@@ -92,26 +71,18 @@ def test_a_member_of_two_teams_uploads_only_where_they_may_write(client, dataset
     client.force_login(viewer)
     form = client.get(reverse("dataset_upload")).context["form"]
     assert list(form.fields["team"].queryset) == [other_team]
-    archive = SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip")
-    response = client.post(
-        reverse("dataset_upload"),
-        {
-            "team": dataset.team_id,
-            "name": "X",
-            "archive": archive,
-            "split_seed": 0,
-            "val_fraction": 0.1,
-            "test_fraction": 0.1,
-        },
-    )
+    response = post_upload(client, dataset.team, zip_bytes(class_entries(2, 6)), name="X")
     assert "team" in response.context["form"].errors
     assert Dataset.objects.count() == 1
 
 
-def test_the_list_shows_the_newest_version_of_each_dataset(client, dataset, owner):
+def test_the_list_shows_the_newest_version_of_each_dataset(client, dataset, owner, team):
     client.force_login(owner)
     page = client.get(reverse("dataset_list")).content.decode()
     assert "Colors" in page and "v1" in page and "Ready" in page and ">36<" in page
+    folder_dataset(team, folder={"per_class": 10}, version=2)
+    page = client.get(reverse("dataset_list")).content.decode()
+    assert page.count(">Colors</a>") == 1 and "v2 · 2 versions" in page and ">30<" in page and ">36<" not in page
 
 
 def test_the_dataset_page_shows_charts_samples_and_the_split(client, dataset, teammate):
@@ -122,7 +93,7 @@ def test_the_dataset_page_shows_charts_samples_and_the_split(client, dataset, te
     for cls in range(3):
         assert reverse("dataset_sample", args=[dataset.pk, cls, 0]) in page
     assert response.context["split_totals"] == {"train": 18, "val": 9, "test": 9}
-    assert response.context["chart_data"]["splits"] == {"train": [6, 6, 6], "val": [3, 3, 3], "test": [3, 3, 3]}
+    assert response.context["page_data"]["splits"] == {"train": [6, 6, 6], "val": [3, 3, 3], "test": [3, 3, 3]}
     assert f'href="/datasets/upload/?from={dataset.pk}">Upload a new version' in page  # a member may
 
 
@@ -150,7 +121,7 @@ def test_the_api_describes_the_dataset(client, dataset, teammate):
         "counts": dataset.split_counts,
     }
     assert len(data["mean"]) == 3 and data["report"]["duplicates"]["groups"] == 0
-    assert client.get(reverse("api_dataset_status", args=[dataset.pk])).json()["status"] == "ready"
+    assert client.get(reverse("api_dataset_status", args=[dataset.pk])).json() == dataset.status_dict()
 
 
 def test_the_api_accepts_an_upload(client, owner, team, django_capture_on_commit_callbacks):
@@ -161,48 +132,23 @@ def test_the_api_accepts_an_upload(client, owner, team, django_capture_on_commit
             {
                 "team": team.pk,
                 "name": "Via API",
-                "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip"),
+                "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6))),
             },
         )
     assert response.status_code == 201, response.json()
-    assert response.json()["status"] == "processing" and len(callbacks) == 1
+    assert response.json()["status"] == DatasetStatus.PROCESSING and len(callbacks) == 1
     assert Dataset.objects.get(name="Via API").val_fraction == 0.15  # the form's default
 
 
 def test_the_upload_page_offers_a_new_version_of_an_upload(client, owner, team, django_capture_on_commit_callbacks):
-    from webapp.datasets.tasks import process_dataset
-
     client.force_login(owner)
+    fields = {"name": "Birds", "split_seed": 3, "val_fraction": 0.1, "test_fraction": 0.2}
     with django_capture_on_commit_callbacks():
-        response = client.post(
-            reverse("dataset_upload"),
-            {
-                "team": team.pk,
-                "name": "Birds",
-                "split_seed": 3,
-                "val_fraction": 0.1,
-                "test_fraction": 0.2,
-                "archive": SimpleUploadedFile("a.zip", zip_bytes(class_entries(2, 6)), "application/zip"),
-            },
-        )
-    dataset = Dataset.objects.get(name="Birds")
-    assert "Version 1 of Birds is still being processed" in " ".join(
-        client.post(
-            reverse("dataset_upload"),
-            {
-                "team": team.pk,
-                "name": "Birds",
-                "split_seed": 3,
-                "val_fraction": 0.1,
-                "test_fraction": 0.2,
-                "archive": SimpleUploadedFile("b.zip", zip_bytes(class_entries(2, 7)), "application/zip"),
-            },
-        )
-        .context["form"]
-        .errors["name"]
-    )
-    process_dataset.apply(args=[dataset.pk])
-    page = client.get(response.url).content.decode()
-    assert f"?from={dataset.pk}" in page
-    form = client.get(reverse("dataset_upload") + f"?from={dataset.pk}").context["form"]
+        pk = created_id(post_upload(client, team, zip_bytes(class_entries(2, 6)), **fields))
+    again = post_upload(client, team, zip_bytes(class_entries(2, 7)), **fields)
+    assert "Version 1 of Birds is still being processed" in " ".join(again.context["form"].errors["name"])
+    process_dataset.apply(args=[pk])
+    page = client.get(reverse("dataset_detail", args=[pk])).content.decode()
+    assert f"?from={pk}" in page
+    form = client.get(reverse("dataset_upload") + f"?from={pk}").context["form"]
     assert form.initial["name"] == "Birds" and form.initial["split_seed"] == 3 and form.initial["test_fraction"] == 0.2

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from PIL import Image
 
-from tests.helpers import make_image_folder
+from tests.helpers import folder_dataset
 from training.augment import list_augmentations
 from webapp.datasets.models import Dataset, DatasetStatus
 
@@ -22,13 +19,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def dataset(team, teammate, client) -> Dataset:
-    root = f"datasets/test/{uuid.uuid4().hex[:8]}"
-    make_image_folder(Path(settings.MEDIA_ROOT) / root, classes=3, per_class=10, size=24)
-    made = Dataset(team=team, name="Colors", root=root)
-    made.scan()
-    made.save()
     client.force_login(teammate)
-    return made
+    return folder_dataset(team, folder={"classes": 3, "per_class": 10, "size": 24})
 
 
 def preview(client, dataset, **params):
@@ -94,6 +86,7 @@ def test_a_custom_preset_uses_the_operations_given(client, dataset):
     [
         ({"preset": "sparkles"}, "Unknown augmentation preset 'sparkles'"),
         ({"preset": "light", "n": "lots"}, "n must be a whole number"),
+        ({}, "Choose an augmentation preset"),
         ({"preset": "light", "n": 99}, "n must be between 1 and 12"),
         ({"preset": "light", "image_size": 4096}, "image_size must be between 8 and 512"),
         ({"preset": "custom"}, "takes its operations from custom_ops"),
@@ -101,9 +94,11 @@ def test_a_custom_preset_uses_the_operations_given(client, dataset):
         ({"preset": "light", "class": 7}, "class must be between 0 and 2"),
     ],
 )
-def test_bad_requests_get_a_clear_error(client, dataset, params, message):
+def test_bad_requests_get_a_clear_error_naming_the_field(client, dataset, params, message):
     response = preview(client, dataset, **params)
-    assert response.status_code == 400 and message in response.json()["error"]
+    body = response.json()
+    assert response.status_code == 400 and message in body["error"]
+    assert [error["message"] for errors in body["errors"].values() for error in errors] == [body["error"]]
 
 
 def test_a_dataset_still_processing_has_no_preview_yet(client, dataset):

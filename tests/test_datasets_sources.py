@@ -12,19 +12,14 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from tests.datasets_files import class_entries, stored_files, truncated_png, write_cifar10, write_mnist
+from tests.datasets_files import stored_files, write_cifar10, write_mnist
+from tests.images import class_entries, truncated_png
 from webapp.datasets.models import Dataset, DatasetSource, DatasetStatus
 from webapp.datasets.tasks import process_dataset
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:datasets_dataset_add")
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
 
 
 def admin_add(admin_client, team, capture, **fields):
@@ -312,7 +307,7 @@ def test_the_command_line_imports_mnist_now(team, tmp_path):
 def test_the_command_line_rejects_a_bad_zip_with_its_message_and_leaves_nothing(team, tmp_path):
     from django.core.management.base import CommandError
 
-    from tests.datasets_files import zip_bytes
+    from tests.images import zip_bytes
 
     archive = tmp_path / "bad.zip"
     archive.write_bytes(zip_bytes({**class_entries(2, 6), "class_1/cut.png": truncated_png()}))

@@ -6,12 +6,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
-from tests.datasets_files import class_entries, zip_bytes
+from tests.helpers import post_upload
+from tests.images import class_entries, zip_bytes
+from webapp.datasets import storage
 from webapp.datasets.models import Dataset
-from webapp.datasets.tasks import process_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -24,25 +23,11 @@ ENTRIES = {
 
 
 @pytest.fixture
-def upload(client, owner, team, django_capture_on_commit_callbacks):
-    client.force_login(owner)
+def ready(upload):
+    """A ready dataset from an upload of `entries` (three classes of different sizes unless given)."""
 
     def make(name: str, entries=ENTRIES, seed: int = 0, val: float = 0.2, test: float = 0.1) -> Dataset:
-        with django_capture_on_commit_callbacks():
-            response = client.post(
-                reverse("dataset_upload"),
-                {
-                    "team": team.pk,
-                    "name": name,
-                    "split_seed": seed,
-                    "val_fraction": val,
-                    "test_fraction": test,
-                    "archive": SimpleUploadedFile("a.zip", zip_bytes(entries), "application/zip"),
-                },
-            )
-        assert response.status_code == 302, response.context["form"].errors
-        pk = int(response.url.rstrip("/").split("/")[-1])
-        process_dataset.apply(args=[pk])
+        pk = upload(zip_bytes(entries), name=name, split_seed=seed, val_fraction=val, test_fraction=test)
         dataset = Dataset.objects.get(pk=pk)
         assert dataset.is_ready, dataset.error
         return dataset
@@ -59,22 +44,22 @@ def relative(dataset: Dataset) -> dict[str, list]:
     }
 
 
-def test_the_same_seed_draws_the_same_split(upload):
-    first, second = upload("A", seed=7), upload("B", seed=7)
+def test_the_same_seed_draws_the_same_split(ready):
+    first, second = ready("A", seed=7), ready("B", seed=7)
     assert first.content_hash == second.content_hash  # same images...
     assert relative(first) == relative(second)  # ...same seed, same split
     assert relative(first) == relative(first)  # and a dataset gives the same split every time
 
 
-def test_a_different_seed_draws_a_different_split(upload):
-    a, b = upload("A", seed=1), upload("B", seed=2)
+def test_a_different_seed_draws_a_different_split(ready):
+    a, b = ready("A", seed=1), ready("B", seed=2)
     assert relative(a)["val"] != relative(b)["val"]
     # Only which images, not how many: the proportions are the same.
     assert a.split_counts == b.split_counts
 
 
-def test_stratification_keeps_class_proportions(upload):
-    dataset = upload("A", val=0.2, test=0.1)
+def test_stratification_keeps_class_proportions(ready):
+    dataset = ready("A", val=0.2, test=0.1)
     assert dataset.split_counts == {
         "train": {"ant": 14, "bee": 28, "cow": 42},
         "val": {"ant": 4, "bee": 8, "cow": 12},
@@ -87,8 +72,8 @@ def test_stratification_keeps_class_proportions(upload):
         assert counts["cow"] / total == pytest.approx(60 / 120, abs=0.01)
 
 
-def test_the_split_stays_the_same_when_a_worker_extracts_the_dataset_again(upload, settings, tmp_path):
-    dataset = upload("A", seed=3)
+def test_the_split_stays_the_same_when_a_worker_extracts_the_dataset_again(ready, settings, tmp_path):
+    dataset = ready("A", seed=3)
     before = relative(dataset)
     # Another host: an empty cache. The images come back from storage, the split from its stored file.
     settings.DATASET_CACHE_DIR = tmp_path / "other-host-cache"
@@ -98,19 +83,17 @@ def test_the_split_stays_the_same_when_a_worker_extracts_the_dataset_again(uploa
     assert fresh.path.is_dir() and str(fresh.path).startswith(str(tmp_path))
 
 
-def test_the_split_is_stored_and_not_recomputed(upload):
+def test_the_split_is_stored_and_not_recomputed(ready):
     """The stored split file is the record: an experiment reads it, whatever the seed code does later."""
-    dataset = upload("A", seed=5)
-    from webapp.datasets import content
-
-    stored = content.load_split(dataset.split_file)
+    dataset = ready("A", seed=5)
+    stored = storage.load_split(dataset.split_file)
     assert stored["classes"] == dataset.classes
     assert sorted(map(tuple, stored["val"])) == relative(dataset)["val"]
 
 
-def test_a_train_and_test_layout_draws_validation_from_train(upload):
+def test_a_train_and_test_layout_draws_validation_from_train(ready):
     entries = {**class_entries(2, 10, prefix="train/"), **class_entries(2, 3, prefix="test/", seed=1)}
-    dataset = upload("A", entries=entries, val=0.2, test=0.3)
+    dataset = ready("A", entries=entries, val=0.2, test=0.3)
     assert dataset.split_counts == {
         "train": {"class_0": 8, "class_1": 8},
         "val": {"class_0": 2, "class_1": 2},
@@ -120,45 +103,35 @@ def test_a_train_and_test_layout_draws_validation_from_train(upload):
     assert all("/train/" in p for p, _ in dataset.splits().val)
 
 
-def test_a_train_and_val_layout_has_no_test_split(upload):
+def test_a_train_and_val_layout_has_no_test_split(ready):
     entries = {**class_entries(2, 8, prefix="train/"), **class_entries(2, 3, prefix="validation/", seed=1)}
-    dataset = upload("A", entries=entries)
+    dataset = ready("A", entries=entries)
     assert sum(dataset.split_counts["test"].values()) == 0 and sum(dataset.split_counts["val"].values()) == 6
     assert dataset.splits().test == []
 
 
 def test_fractions_that_leave_too_little_for_training_are_refused(client, owner, team):
     client.force_login(owner)
-    response = client.post(
-        reverse("dataset_upload"),
-        {
-            "team": team.pk,
-            "name": "A",
-            "split_seed": 0,
-            "val_fraction": 0.5,
-            "test_fraction": 0.5,
-            "archive": SimpleUploadedFile("a.zip", zip_bytes(ENTRIES), "application/zip"),
-        },
-    )
+    response = post_upload(client, team, zip_bytes(ENTRIES), val_fraction=0.5, test_fraction=0.5)
     assert "at most 90%" in " ".join(response.context["form"].errors["test_fraction"])
     assert not Dataset.objects.exists()
 
 
-def test_a_folder_without_a_stored_split_derives_the_same_one(upload):
-    dataset = upload("A", seed=11)
+def test_a_folder_without_a_stored_split_derives_the_same_one(ready):
+    dataset = ready("A", seed=11)
     expected = relative(dataset)
     dataset.split_file = ""  # rows made in code before processing: the split is derived the same way
     assert relative(dataset) == expected
 
 
-def test_a_deleted_cache_folder_is_rebuilt(upload):
-    dataset = upload("A")
+def test_a_deleted_cache_folder_is_rebuilt(ready):
+    dataset = ready("A")
     shutil.rmtree(dataset.path)
     assert relative(dataset)["train"]  # extracted again from storage
 
 
-def test_the_split_can_be_read_without_extracting_the_images(upload, settings, tmp_path):
-    dataset = upload("A", seed=4)
+def test_the_split_can_be_read_without_extracting_the_images(ready, settings, tmp_path):
+    dataset = ready("A", seed=4)
     expected = relative(dataset)
     settings.DATASET_CACHE_DIR = tmp_path / "web-host"  # a web server has no copy, and needs none
     fresh = Dataset.objects.get(pk=dataset.pk)

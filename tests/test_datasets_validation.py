@@ -12,42 +12,21 @@ import io
 import zipfile
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from tests.datasets_files import (
-    big_png,
-    class_entries,
-    image_bytes,
-    stored_files,
-    truncated_png,
-    zip_bytes,
-    zip_with_link,
-)
-from webapp.datasets.models import Dataset
+from tests.datasets_files import stored_files
+from tests.helpers import created_id, post_upload, upload_form
+from tests.images import big_png, class_entries, image_bytes, truncated_png, zip_bytes, zip_with_link
+from webapp.datasets.models import REJECTED, Dataset
 from webapp.datasets.tasks import process_dataset
 
 pytestmark = pytest.mark.django_db
 
 
-def post(client, team, archive: bytes, name: str = "Animals"):
-    return client.post(
-        reverse("dataset_upload"),
-        {
-            "team": team.pk,
-            "name": name,
-            "split_seed": 0,
-            "val_fraction": 0.15,
-            "test_fraction": 0.15,
-            "archive": SimpleUploadedFile("upload.zip", archive, "application/zip"),
-        },
-    )
-
-
 def rejected_at_once(client, team, archive: bytes) -> str:
     """Post the archive; it must come back as a field error, leaving nothing. Returns the message."""
     before = stored_files()
-    response = post(client, team, archive)
+    response = post_upload(client, team, archive)
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert "archive" in errors, errors
@@ -61,17 +40,15 @@ def rejected_by_processing(client, team, archive: bytes, capture) -> tuple[str, 
     Returns the message and the id the rejected dataset had."""
     before = stored_files()
     with capture():
-        response = post(client, team, archive)
-    assert response.status_code == 302, response.context["form"].errors
-    pk = int(response.url.rstrip("/").split("/")[-1])
+        pk = created_id(post_upload(client, team, archive))
     assert stored_files() != before  # the upload was stored while it waited for the worker
     process_dataset.apply(args=[pk])
     assert not Dataset.objects.exists()
     assert stored_files() == before
     # The page that was following the upload, and the status endpoint it polls, show the message.
     status = client.get(reverse("api_dataset_status", args=[pk])).json()
-    assert status["status"] == "rejected"
-    page = client.get(response.url)
+    assert status["status"] == REJECTED and status.keys() == Dataset(pk=pk).status_dict().keys()
+    page = client.get(reverse("dataset_detail", args=[pk]))
     html = page.content.decode()
     assert page.status_code == 200 and status["error"] in html.replace("&#x27;", "'")
     assert f"/datasets/upload/?team={team.pk}&amp;name=Animals" in html  # "Upload a corrected archive"
@@ -241,14 +218,7 @@ def test_an_outsider_cannot_read_a_rejection_meant_for_another_team(
 # --- the same checks through the API ---------------------------------------------------------------
 def test_the_api_answers_a_bad_archive_with_an_error_body(client, member, team):
     before = stored_files()
-    response = client.post(
-        reverse("api_dataset_list"),
-        {
-            "team": team.pk,
-            "name": "Animals",
-            "archive": SimpleUploadedFile("a.zip", zip_bytes({**GOOD, "../evil.png": b"x"}), "application/zip"),
-        },
-    )
+    response = client.post(reverse("api_dataset_list"), upload_form(team, zip_bytes({**GOOD, "../evil.png": b"x"})))
     assert response.status_code == 400
     error = response.json()["errors"]["archive"][0]
     assert "Paths that escape the folder" in error["message"] and "../evil.png" in error["message"]
@@ -259,12 +229,9 @@ def test_an_upload_bigger_than_the_cap_is_refused_before_it_is_parsed(client, me
     settings.DATASET_MAX_BYTES = 1000  # the request may be this plus 1 MiB for the other fields
     before = stored_files()
     big = zip_bytes({**class_entries(2, 6), "class_0/pad.png": bytes(2**20 + 4096)}, compression=zipfile.ZIP_STORED)
-    response = post(client, team, big)
+    response = post_upload(client, team, big)
     assert response.status_code == 413
     assert "The upload is larger than the limit of" in response.content.decode()
-    api = client.post(
-        reverse("api_dataset_list"),
-        {"team": team.pk, "name": "Big", "archive": SimpleUploadedFile("big.zip", big, "application/zip")},
-    )
+    api = client.post(reverse("api_dataset_list"), upload_form(team, big, name="Big"))
     assert api.status_code == 413 and "larger than the limit" in api.json()["error"]
     assert not Dataset.objects.exists() and stored_files() == before

@@ -3,51 +3,32 @@ database and Redis: a good archive becomes ready; a bad one leaves nothing and i
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from tests.datasets_files import class_entries, stored_files, truncated_png, zip_bytes
-from webapp.datasets.models import Dataset, DatasetStatus
+from tests.datasets_files import stored_files
+from tests.helpers import created_id, post_upload, wait_until
+from tests.images import class_entries, truncated_png, zip_bytes
+from webapp.datasets.models import REJECTED, Dataset, DatasetStatus
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def upload(client, team, archive: bytes, name: str) -> int:
-    response = client.post(
-        reverse("dataset_upload"),
-        {
-            "team": team.pk,
-            "name": name,
-            "split_seed": 0,
-            "val_fraction": 0.2,
-            "test_fraction": 0.2,
-            "archive": SimpleUploadedFile("a.zip", archive, "application/zip"),
-        },
-    )
-    assert response.status_code == 302, response.context["form"].errors
-    return int(response.url.rstrip("/").split("/")[-1])
-
-
-def poll_until_done(client, pk: int, timeout: float = 120) -> tuple[dict, list[dict]]:
+def processed(client, pk: int) -> tuple[dict, list[dict]]:
     """What the page does: poll the status endpoint until processing ends. Returns the last and all answers."""
     seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(reverse("api_dataset_status", args=[pk])).json()
-        seen.append(status)
-        if status["status"] != "processing":
-            return status, seen
-        time.sleep(0.2)
-    raise AssertionError(f"still processing after {timeout}s: {seen[-1]}")
+
+    def answer() -> dict | None:
+        seen.append(client.get(reverse("api_dataset_status", args=[pk])).json())
+        return seen[-1] if seen[-1]["status"] != DatasetStatus.PROCESSING else None
+
+    return wait_until(answer, 120, message=lambda: f"processing to end: {seen[-1]}"), seen
 
 
 def test_the_worker_makes_an_upload_ready(client, owner, team, datasets_worker):
     client.force_login(owner)
-    pk = upload(client, team, zip_bytes(class_entries(3, 20, size=(32, 32))), "On the worker")
-    final, seen = poll_until_done(client, pk)
+    pk = created_id(post_upload(client, team, zip_bytes(class_entries(3, 20, size=(32, 32))), name="On the worker"))
+    final, seen = processed(client, pk)
     assert final["status"] == DatasetStatus.READY, (final, datasets_worker.read_log()[-3000:])
     assert final["progress"] == 100
     assert all(0 <= s["progress"] <= 100 for s in seen)
@@ -60,9 +41,9 @@ def test_the_worker_makes_an_upload_ready(client, owner, team, datasets_worker):
 def test_the_worker_rejects_a_bad_upload_and_leaves_nothing(client, owner, team, datasets_worker):
     client.force_login(owner)
     before = stored_files()
-    pk = upload(client, team, zip_bytes({**class_entries(2, 6), "class_0/cut.png": truncated_png()}), "Broken")
-    final, _ = poll_until_done(client, pk)
-    assert final["status"] == "rejected" and "class_0/cut.png" in final["error"], datasets_worker.read_log()[-3000:]
+    pk = created_id(post_upload(client, team, zip_bytes({**class_entries(2, 6), "class_0/cut.png": truncated_png()})))
+    final, _ = processed(client, pk)
+    assert final["status"] == REJECTED and "class_0/cut.png" in final["error"], datasets_worker.read_log()[-3000:]
     assert not Dataset.objects.filter(pk=pk).exists()
     assert stored_files() == before
     assert "class_0/cut.png" in client.get(reverse("dataset_detail", args=[pk])).content.decode()

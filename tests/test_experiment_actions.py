@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.test_experiment_pages import form_data
+from tests.helpers import experiment_form
 from webapp.experiments.models import Experiment, Status
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_clone_starts_the_form_from_the_exact_config(client, owner, tiny_dataset
     with django_capture_on_commit_callbacks():
         client.post(
             reverse("experiment_create"),
-            form_data(tiny_dataset, lr=0.0123, optimizer="sgd", tags="base, sgd", priority="high"),
+            experiment_form(tiny_dataset, lr=0.0123, optimizer="sgd", tags="base, sgd", priority="high"),
         )
     source = Experiment.objects.get()
     page = client.get(reverse("experiment_create") + f"?clone={source.pk}")
@@ -154,7 +154,7 @@ def test_nobody_clones_another_teams_experiment(client, make_experiment, outside
 def test_a_batch_larger_than_the_training_split_is_refused(client, owner, tiny_dataset):
     client.force_login(owner)
     train = len(tiny_dataset.splits().train)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, batch_size=train + 1))
+    response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset, batch_size=train + 1))
     assert f"training split ({train} images)" in " ".join(response.context["form"].errors["batch_size"])
     assert not Experiment.objects.exists()
 
@@ -162,7 +162,7 @@ def test_a_batch_larger_than_the_training_split_is_refused(client, owner, tiny_d
 @pytest.mark.parametrize("tags", ["has space", "semi;colon", ",".join(f"t{i}" for i in range(21))])
 def test_bad_tags_are_refused(client, owner, tiny_dataset, tags):
     client.force_login(owner)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, tags=tags))
+    response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset, tags=tags))
     assert "tags" in response.context["form"].errors
     assert not Experiment.objects.exists()
 

@@ -7,7 +7,7 @@ import torch
 from django.test import Client
 from django.urls import reverse
 
-from tests.test_experiment_pages import form_data
+from tests.helpers import experiment_form
 from training.models import weights_name
 from training.presets import resolve_config
 from training.pretrained import weights_file
@@ -56,21 +56,21 @@ def test_the_chosen_presets_are_kept_with_the_experiment(
     with django_capture_on_commit_callbacks():
         client.post(
             reverse("experiment_create"),
-            form_data(tiny_dataset, preset_recipe="quick", preset_augmentation="augment-light"),
+            experiment_form(tiny_dataset, preset_recipe="quick", preset_augmentation="augment-light"),
         )
     assert Experiment.objects.get().presets == ["quick", "augment-light"]
 
 
 def test_a_preset_name_that_does_not_exist_is_a_field_error(client, owner, tiny_dataset):
     client.force_login(owner)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, preset_optimizer="warp-drive"))
+    response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset, preset_optimizer="warp-drive"))
     assert "preset_optimizer" in response.context["form"].errors
     assert not Experiment.objects.exists()
 
 
 def test_the_preview_returns_the_full_resolved_config(client, owner, tiny_dataset):
     client.force_login(owner)
-    response = client.post(reverse("api_resolve_config"), form_data(tiny_dataset, lr=0.05))
+    response = client.post(reverse("api_resolve_config"), experiment_form(tiny_dataset, lr=0.05))
     assert response.status_code == 200
     data = response.json()
     from training import TrainConfig
@@ -82,13 +82,13 @@ def test_the_preview_returns_the_full_resolved_config(client, owner, tiny_datase
 
 def test_the_preview_works_before_a_name_is_typed(client, owner, tiny_dataset):
     client.force_login(owner)
-    response = client.post(reverse("api_resolve_config"), form_data(tiny_dataset, name=""))
+    response = client.post(reverse("api_resolve_config"), experiment_form(tiny_dataset, name=""))
     assert response.status_code == 200 and response.json()["config"]["epochs"] == 2
 
 
 def test_the_preview_returns_errors_by_field(client, owner, tiny_dataset):
     client.force_login(owner)
-    response = client.post(reverse("api_resolve_config"), form_data(tiny_dataset, epochs=0, momentum=5))
+    response = client.post(reverse("api_resolve_config"), experiment_form(tiny_dataset, epochs=0, momentum=5))
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert set(errors) >= {"epochs", "momentum"}
@@ -98,7 +98,7 @@ def test_the_preview_needs_a_signed_in_user_and_a_csrf_token(owner, tiny_dataset
     assert Client().post(reverse("api_resolve_config"), {}).status_code == 403
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    assert client.post(reverse("api_resolve_config"), form_data(tiny_dataset)).status_code == 403
+    assert client.post(reverse("api_resolve_config"), experiment_form(tiny_dataset)).status_code == 403
 
 
 def test_a_pretrained_backbone_without_its_weights_file_is_refused_naming_the_file(
@@ -107,7 +107,7 @@ def test_a_pretrained_backbone_without_its_weights_file_is_refused_naming_the_fi
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-cache"))
     client.force_login(owner)
     response = client.post(
-        reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", pretrained=True, image_size=32)
+        reverse("experiment_create"), experiment_form(tiny_dataset, arch="resnet18", pretrained=True, image_size=32)
     )
     assert response.status_code == 200
     message = " ".join(response.context["form"].errors["pretrained"])
@@ -128,7 +128,7 @@ def test_a_pretrained_backbone_is_accepted_when_its_weights_are_in_the_torch_cac
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
         response = client.post(
-            reverse("experiment_create"), form_data(tiny_dataset, arch="resnet18", pretrained=True, image_size=32)
+            reverse("experiment_create"), experiment_form(tiny_dataset, arch="resnet18", pretrained=True, image_size=32)
         )
     assert response.status_code == 302
     assert Experiment.objects.get().config["pretrained"] is True

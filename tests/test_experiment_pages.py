@@ -5,21 +5,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.helpers import TINY_CONFIG
-from webapp.experiments.models import Experiment, Status
+from tests.helpers import experiment_form
+from webapp.core.queues import Queue
+from webapp.experiments.models import Experiment
+from webapp.experiments.states import Status
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(dataset, **changes):
-    """What the browser posts: every config field, as the form shows it (defaults, then our values)."""
-    from training import TrainConfig
-
-    config = TrainConfig.from_dict(TINY_CONFIG).to_dict()
-    data = {"name": "first try", "description": "", "dataset": dataset.pk, "priority": "normal", "tags": ""}
-    data.update({k: ("on" if v else "") if isinstance(v, bool) else v for k, v in config.items()})
-    data.update(changes)
-    return data
 
 
 def test_pages_require_sign_in(client, make_experiment):
@@ -45,8 +36,8 @@ def test_a_team_member_sees_the_experiment_page_and_its_metrics(client, make_exp
     assert b"tiny run" in page.content
     assert b"vendor/plotly/plotly.min.js" in page.content
     data = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
-    assert data["status"] == "queued"
-    assert data["epochs"] == [
+    assert data["status"] == Status.QUEUED and data["epochs"] == experiment.epochs
+    assert data["history"] == [
         {
             "epoch": 1,
             "train_loss": 0.9,
@@ -82,11 +73,11 @@ def test_creating_an_experiment_stores_the_full_config_and_queues_it(
 ):
     client.force_login(owner)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(reverse("experiment_create"), form_data(tiny_dataset, epochs=3))
+        response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset, epochs=3))
     experiment = Experiment.objects.get()
     assert response.status_code == 302 and response.url == experiment.get_absolute_url()
     assert experiment.status == Status.QUEUED
-    assert experiment.queue == "cpu"  # device "cpu" goes to the cpu queue
+    assert experiment.queue == Queue.CPU  # device "cpu" goes to the cpu queue
     assert experiment.config["epochs"] == 3
     from training import TrainConfig
 
@@ -98,8 +89,8 @@ def test_creating_an_experiment_stores_the_full_config_and_queues_it(
 def test_a_cuda_experiment_goes_to_the_gpu_queue(client, owner, tiny_dataset, django_capture_on_commit_callbacks):
     client.force_login(owner)
     with django_capture_on_commit_callbacks():
-        client.post(reverse("experiment_create"), form_data(tiny_dataset, device="cuda"))
-    assert Experiment.objects.get().queue == "gpu"
+        client.post(reverse("experiment_create"), experiment_form(tiny_dataset, device="cuda"))
+    assert Experiment.objects.get().queue == Queue.GPU
 
 
 @pytest.mark.parametrize(
@@ -113,7 +104,7 @@ def test_a_cuda_experiment_goes_to_the_gpu_queue(client, owner, tiny_dataset, dj
 )
 def test_bad_values_get_an_error_next_to_the_field(client, owner, tiny_dataset, field, value, message):
     client.force_login(owner)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset, **{field: value}))
+    response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset, **{field: value}))
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     assert not Experiment.objects.exists()
@@ -125,7 +116,7 @@ def test_schema_checks_across_fields_show_on_the_field(client, owner, tiny_datas
 
     needed = min_input_size("inception_v3")
     response = client.post(
-        reverse("experiment_create"), form_data(tiny_dataset, arch="inception_v3", image_size=needed - 1)
+        reverse("experiment_create"), experiment_form(tiny_dataset, arch="inception_v3", image_size=needed - 1)
     )
     assert response.status_code == 200
     assert f"at least {needed}" in " ".join(response.context["form"].errors["image_size"])
@@ -134,7 +125,7 @@ def test_schema_checks_across_fields_show_on_the_field(client, owner, tiny_datas
 
 def test_a_viewer_cannot_create_experiments(client, viewer, tiny_dataset):
     client.force_login(viewer)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset))
+    response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset))
     assert response.status_code == 200
     assert "dataset" in response.context["form"].errors
     assert not Experiment.objects.exists()
@@ -142,7 +133,7 @@ def test_a_viewer_cannot_create_experiments(client, viewer, tiny_dataset):
 
 def test_nobody_can_train_on_another_teams_dataset(client, outsider, tiny_dataset):
     client.force_login(outsider)
-    response = client.post(reverse("experiment_create"), form_data(tiny_dataset))
+    response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset))
     assert "dataset" in response.context["form"].errors
     assert not Experiment.objects.exists()
 
@@ -152,4 +143,17 @@ def test_the_create_form_needs_a_csrf_token(owner, tiny_dataset):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    assert client.post(reverse("experiment_create"), form_data(tiny_dataset)).status_code == 403
+    assert client.post(reverse("experiment_create"), experiment_form(tiny_dataset)).status_code == 403
+
+
+def test_the_api_and_the_page_describe_an_experiment_with_one_dictionary(client, make_experiment, owner):
+    experiment = make_experiment()
+    client.force_login(owner)
+    summary = experiment.summary_dict()
+    detail = client.get(reverse("api_experiment_detail", args=[experiment.pk])).json()
+    assert detail == experiment.to_dict() and detail.items() >= summary.items()
+    assert detail["epochs"] == experiment.config["epochs"] and detail["queue_position"] == 1
+    listed = client.get(reverse("api_experiment_list")).json()
+    assert listed == [detail]
+    metrics = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
+    assert metrics == {**summary, "history": []}

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from tests.helpers import session_for, ws_communicator
 from webapp.experiments import live
 from webapp.experiments.models import EpochMetric
+from webapp.experiments.states import Status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,8 +65,16 @@ async def test_backfill_returns_only_the_epochs_after_the_one_asked_for(make_exp
     await communicator.send_json_to({"type": "backfill", "after_epoch": 1})
     message = await communicator.receive_json_from(timeout=5)
     assert message["type"] == "history"
-    assert [row["epoch"] for row in message["epochs"]] == [2, 3]
-    assert message["status"] == "queued"
+    assert [row["epoch"] for row in message["history"]] == [2, 3]
+    summary = await database_sync_to_async(experiment.summary_dict)()
+    assert message == {
+        "type": "history",
+        "experiment": experiment.pk,
+        **summary,
+        "history": message["history"],
+        "log": [],
+    }
+    assert message["status"] == Status.QUEUED and message["epochs"] == experiment.epochs
     await communicator.disconnect()
 
 

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import wait_until
-from webapp.experiments.models import EpochMetric, Experiment, Status
-from webapp.experiments.tasks import checkpoint_dir, send
+from tests.helpers import finished, wait_until
+from webapp.experiments.files import last_checkpoint_path
+from webapp.experiments.models import EpochMetric, Experiment, Priority
+from webapp.experiments.states import CancelOutcome, Status
+from webapp.experiments.tasks import enqueue
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-FINAL = {Status.SUCCEEDED, Status.STOPPED_EARLY, Status.FAILED, Status.CANCELLED}
 LONG = 1000  # epochs: runs until a test cancels it (tiny data, well under a second per epoch)
 
 
 def fresh(experiment: Experiment) -> Experiment:
     return Experiment.objects.get(pk=experiment.pk)
-
-
-def wait_final(experiment: Experiment, timeout: float = 180) -> Experiment:
-    return wait_until(
-        lambda: (e := fresh(experiment)).status in FINAL and e, timeout, message=f"#{experiment.pk} to finish"
-    )
 
 
 def wait_epochs(experiment: Experiment, n: int) -> None:
@@ -47,17 +42,17 @@ def leave_the_worker_idle():
 
 def test_a_queued_experiment_that_is_cancelled_never_runs(celery_worker, make_experiment):
     busy = make_experiment(epochs=LONG)
-    send(busy)
+    enqueue(busy)
     wait_until(lambda: fresh(busy).status == Status.RUNNING, message="the first run to start")
     waiting = make_experiment(epochs=1)
-    send(waiting)
-    assert fresh(waiting).request_cancel() == "cancelled"
+    enqueue(waiting)
+    assert fresh(waiting).request_cancel() == CancelOutcome.CANCELLED
     busy.request_cancel()
-    wait_final(busy)
+    finished(busy)
     # The worker is free now; give the cancelled message time to be picked up and dropped.
     later = make_experiment(epochs=1)
-    send(later)
-    assert wait_final(later).status == Status.SUCCEEDED
+    enqueue(later)
+    assert finished(later).status == Status.SUCCEEDED
     waiting = fresh(waiting)
     assert waiting.status == Status.CANCELLED and waiting.started_at is None
     assert epochs_of(waiting) == []
@@ -65,24 +60,24 @@ def test_a_queued_experiment_that_is_cancelled_never_runs(celery_worker, make_ex
 
 def test_a_running_experiment_stops_at_the_next_batch_and_keeps_its_checkpoint(celery_worker, make_experiment):
     experiment = make_experiment(epochs=LONG)
-    send(experiment)
+    enqueue(experiment)
     wait_epochs(experiment, 2)
-    assert fresh(experiment).request_cancel() == "stopping"
-    experiment = wait_final(experiment)
+    assert fresh(experiment).request_cancel() == CancelOutcome.STOPPING
+    experiment = finished(experiment)
     assert experiment.status == Status.CANCELLED
     k = experiment.checkpoint_epoch
     assert 2 <= k < LONG
-    assert (checkpoint_dir(experiment.pk) / "last.pt").exists()
+    assert last_checkpoint_path(experiment.pk).exists()
     assert epochs_of(experiment) == list(range(1, k + 1))
     assert "cancelled" in experiment.log
 
 
 def test_a_cancelled_experiment_resumes_from_its_checkpoint_without_redoing_epochs(celery_worker, make_experiment):
     experiment = make_experiment(epochs=LONG)
-    send(experiment)
+    enqueue(experiment)
     wait_epochs(experiment, 2)
     fresh(experiment).request_cancel()
-    experiment = wait_final(experiment)
+    experiment = finished(experiment)
     k = experiment.checkpoint_epoch
     before = {row.epoch: (row.pk, row.train_loss) for row in EpochMetric.objects.filter(experiment=experiment)}
 
@@ -90,8 +85,8 @@ def test_a_cancelled_experiment_resumes_from_its_checkpoint_without_redoing_epoc
     Experiment.objects.filter(pk=experiment.pk).update(config={**experiment.config, "epochs": k + 3})
     experiment = fresh(experiment)
     assert experiment.requeue()
-    send(experiment)
-    experiment = wait_final(experiment)
+    enqueue(experiment)
+    experiment = finished(experiment)
     assert experiment.status == Status.SUCCEEDED, experiment.error
     assert epochs_of(experiment) == list(range(1, k + 4))  # k+1 .. k+3 added, none twice
     after = {row.epoch: (row.pk, row.train_loss) for row in EpochMetric.objects.filter(experiment=experiment)}
@@ -101,15 +96,15 @@ def test_a_cancelled_experiment_resumes_from_its_checkpoint_without_redoing_epoc
 
 def test_a_finished_experiment_trains_n_more_epochs(celery_worker, make_experiment):
     experiment = make_experiment(epochs=2)
-    send(experiment)
-    experiment = wait_final(experiment)
+    enqueue(experiment)
+    experiment = finished(experiment)
     assert experiment.status == Status.SUCCEEDED and experiment.checkpoint_epoch == 2
     first = list(EpochMetric.objects.filter(experiment=experiment).values_list("pk", "train_loss"))
 
     assert experiment.requeue(extra_epochs=3)
     assert experiment.epochs == 5
-    send(experiment)
-    experiment = wait_final(experiment)
+    enqueue(experiment)
+    experiment = finished(experiment)
     assert experiment.status == Status.SUCCEEDED, experiment.error
     assert epochs_of(experiment) == [1, 2, 3, 4, 5]
     assert (
@@ -124,19 +119,19 @@ def test_with_one_busy_worker_a_high_priority_experiment_queued_after_a_low_one_
     from django.utils import timezone
 
     busy = make_experiment(epochs=LONG)
-    send(busy)
+    enqueue(busy)
     wait_until(lambda: fresh(busy).status == Status.RUNNING, message="the first run to start")
     low = make_experiment(epochs=1)
-    Experiment.objects.filter(pk=low.pk).update(priority="low", queued_at=timezone.now())
+    Experiment.objects.filter(pk=low.pk).update(priority=Priority.LOW, queued_at=timezone.now())
     low = fresh(low)
-    send(low)
+    enqueue(low)
     high = make_experiment(epochs=1)
-    Experiment.objects.filter(pk=high.pk).update(priority="high", queued_at=timezone.now())
+    Experiment.objects.filter(pk=high.pk).update(priority=Priority.HIGH, queued_at=timezone.now())
     high = fresh(high)
-    send(high)
+    enqueue(high)
     assert (high.queue_position(), low.queue_position()) == (1, 2)
 
     busy.request_cancel()
-    high, low = wait_final(high), wait_final(low)
+    high, low = finished(high), finished(low)
     assert high.status == low.status == Status.SUCCEEDED
     assert high.started_at < low.started_at

@@ -9,13 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def ready_output(proc: subprocess.Popen, log: Path) -> str | None:
+    """What `up` printed, once it says it is ready; it must not have exited meanwhile."""
+    output = log.read_text()
+    assert proc.poll() is None, output
+    return output if "Press Ctrl-C" in output else None
+
+
+def still_running(processes: list[psutil.Process]) -> list[int]:
+    return [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
 def test_up_serves_the_dashboard_with_a_demo_login_and_stops_everything_on_ctrl_c(tmp_path):
@@ -45,12 +57,7 @@ def test_up_serves_the_dashboard_with_a_demo_login_and_stops_everything_on_ctrl_
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 180
-        output = ""
-        while time.monotonic() < deadline and "Press Ctrl-C" not in output:
-            assert proc.poll() is None, (tmp_path / "up.log").read_text()
-            time.sleep(0.5)
-            output = (tmp_path / "up.log").read_text()
+        output = wait_until(lambda: ready_output(proc, tmp_path / "up.log"), 180, 0.5, message="`up` to be ready")
         assert f"Trainyard is running at http://127.0.0.1:{port}/" in output, output
         username, password = re.search(r"Sign in as (\S+) / (\S+)", output).groups()
         assert username == "demo" and len(password) >= 12
@@ -76,5 +83,4 @@ def test_up_serves_the_dashboard_with_a_demo_login_and_stops_everything_on_ctrl_
         code = proc.wait(timeout=60)
         log.close()
     assert code == 0, (tmp_path / "up.log").read_text()
-    time.sleep(0.5)
-    assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+    wait_until(lambda: not still_running(children), 30, message=lambda: f"{still_running(children)} to stop")

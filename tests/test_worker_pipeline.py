@@ -7,13 +7,12 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
-from tests.helpers import session_for, ws_communicator
-from webapp.experiments.models import EpochMetric, Experiment, Status
-from webapp.experiments.tasks import send
+from tests.helpers import finished, session_for, ws_communicator
+from webapp.experiments.models import EpochMetric, Experiment
+from webapp.experiments.states import FINAL, Status
+from webapp.experiments.tasks import enqueue
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-FINAL = {"succeeded", "stopped_early", "failed", "cancelled"}
 
 
 async def collect_until_final(communicator, timeout: float = 120) -> list[dict]:
@@ -32,7 +31,7 @@ async def test_an_experiment_trains_on_the_worker_and_streams_every_epoch(celery
     communicator = ws_communicator(experiment.pk, session)
     assert (await communicator.connect())[0]
 
-    await database_sync_to_async(send)(experiment)
+    await database_sync_to_async(enqueue)(experiment)
     messages = await collect_until_final(communicator)
     await communicator.disconnect()
 
@@ -45,7 +44,13 @@ async def test_an_experiment_trains_on_the_worker_and_streams_every_epoch(celery
     streamed = [m["metrics"] for m in messages if m["type"] == "epoch"]
     assert streamed == rows  # the same values the page would have loaded from the database
     statuses = [m["status"] for m in messages if m["type"] == "status"]
-    assert statuses == ["running", "succeeded"]
+    assert statuses == [Status.RUNNING, Status.SUCCEEDED]
+    assert messages[-1] == {
+        "type": "status",
+        "experiment": experiment.pk,
+        **experiment.summary_dict(),
+        "started": False,
+    }
     assert any(m["type"] == "progress" for m in messages)
     assert 0 <= experiment.test_metrics["accuracy"] <= 1
     assert experiment.worker == celery_worker.name
@@ -59,11 +64,11 @@ async def test_a_failing_run_ends_failed_with_the_reason(celery_worker, make_exp
     session = await database_sync_to_async(session_for)(owner)
     communicator = ws_communicator(experiment.pk, session)
     assert (await communicator.connect())[0]
-    await database_sync_to_async(send)(experiment)
+    await database_sync_to_async(enqueue)(experiment)
     messages = await collect_until_final(communicator)
     await communicator.disconnect()
     final = messages[-1]
-    assert final["status"] == "failed"
+    assert final["status"] == Status.FAILED
     assert "no-such-folder" in final["error"]
     experiment = await database_sync_to_async(Experiment.objects.get)(pk=experiment.pk)
     assert experiment.status == Status.FAILED and "no-such-folder" in experiment.error
@@ -72,16 +77,11 @@ async def test_a_failing_run_ends_failed_with_the_reason(celery_worker, make_exp
 def test_a_message_for_an_experiment_that_is_not_queued_does_nothing(celery_worker, make_experiment):
     experiment = make_experiment()
     Experiment.objects.filter(pk=experiment.pk).update(status=Status.CANCELLED)
-    send(experiment)
+    enqueue(experiment)
     # A queued experiment sent after it runs on the same single worker, so once it has finished the
     # earlier message has been handled.
     later = make_experiment(epochs=1)
-    send(later)
-    import time
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and Experiment.objects.get(pk=later.pk).status not in FINAL:
-        time.sleep(0.5)
-    assert Experiment.objects.get(pk=later.pk).status == Status.SUCCEEDED
+    enqueue(later)
+    assert finished(later, 120).status == Status.SUCCEEDED
     assert Experiment.objects.get(pk=experiment.pk).status == Status.CANCELLED
     assert not EpochMetric.objects.filter(experiment=experiment).exists()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.helpers import wait_until
-from webapp.experiments.models import Experiment, Status
-from webapp.experiments.tasks import send
+from tests.helpers import finished, wait_until
+from webapp.experiments.models import Experiment
+from webapp.experiments.states import Status
+from webapp.experiments.tasks import enqueue
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +21,7 @@ def test_it_lists_the_online_worker_with_its_device_queues_and_current_experimen
     client, celery_worker, make_experiment, owner, outsider
 ):
     experiment = make_experiment(epochs=1000)
-    send(experiment)
+    enqueue(experiment)
     wait_until(lambda: Experiment.objects.get(pk=experiment.pk).status == Status.RUNNING, message="the run to start")
     try:
         client.force_login(owner)
@@ -37,6 +38,4 @@ def test_it_lists_the_online_worker_with_its_device_queues_and_current_experimen
         assert "another team's experiment" in html
     finally:
         Experiment.objects.get(pk=experiment.pk).request_cancel()
-        wait_until(
-            lambda: Experiment.objects.get(pk=experiment.pk).status == Status.CANCELLED, message="the run to stop"
-        )
+        assert finished(experiment).status == Status.CANCELLED

@@ -27,6 +27,7 @@ import os
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -451,10 +452,18 @@ class Placed(Protocol):
     def split(self) -> str | None: ...
 
 
+class SplitOrigin(StrEnum):
+    """Where a split's images come from (`draw_split`'s origin, by split)."""
+
+    FOLDER = "folder"  # the dataset's split folder
+    DRAWN = "drawn"  # drawn per class from train with the seed
+    NONE = "none"  # no such split: split folders without it (train/ and val/ only has no test)
+
+
 def draw_split(
     files: Sequence[Placed], classes: list[str], fixed: bool, val_fraction: float, test_fraction: float, seed: int
-) -> tuple[dict[str, list], dict[str, str]]:
-    """The split as [target, class index] lists, and where each part comes from ("folder", "drawn", "none").
+) -> tuple[dict[str, list], dict[str, SplitOrigin]]:
+    """The split as [target, class index] lists, and where each part comes from.
 
     Folders fix what they give; what they do not give is drawn, stratified, from train with the seed:
     train/ + test/ draws val from train; train/ + val/ has no test; train/ alone draws both; no split
@@ -464,16 +473,17 @@ def draw_split(
     samples = {
         s: sorted((f.target, index[f.label]) for f in files if (f.split if fixed else "train") == s) for s in SPLITS
     }
-    origin = {s: ("folder" if fixed and samples[s] else "drawn") for s in SPLITS}
+    folder, drawn = SplitOrigin.FOLDER, SplitOrigin.DRAWN
+    origin = {s: (folder if fixed and samples[s] else drawn) for s in SPLITS}
     if not fixed or (not samples["val"] and not samples["test"]):
         train, val, test = stratified_split(samples["train"], val_fraction, test_fraction, seed)
         samples = {"train": train, "val": val, "test": test}
-        origin = {"train": "folder" if fixed else "drawn", "val": "drawn", "test": "drawn"}
+        origin = {"train": folder if fixed else drawn, "val": drawn, "test": drawn}
     elif not samples["val"]:
         train, val, _ = stratified_split(samples["train"], val_fraction, 0.0, seed)
         samples["train"], samples["val"] = train, val
-        origin["val"] = "drawn"
+        origin["val"] = drawn
     elif not samples["test"]:
-        origin["test"] = "none"
+        origin["test"] = SplitOrigin.NONE
     manifest = {s: [[target, label] for target, label in sorted(samples[s])] for s in SPLITS}
     return manifest, origin

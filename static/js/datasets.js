@@ -1,8 +1,10 @@
 // Dataset page: class-distribution and image-size charts, and the progress bar while processing
-// (polls the status endpoint; reloads once the dataset is ready or failed, shows a rejection in place).
+// (polls the status endpoint, which answers Dataset.status_dict(); reloads once the dataset is ready
+// or failed, shows a rejection in place). Statuses come from the server (data.statuses).
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("dataset-data").textContent);
+  const STATUS = data.statuses;
   const $ = (sel) => document.querySelector(sel);
   const FONT = { family: "system-ui, sans-serif", size: 12 };
   const CONFIG = { responsive: true, displaylogo: false };
@@ -46,7 +48,7 @@
   }
 
   function showProgress(s) {
-    $("#progress-text").textContent = s.stage || "Waiting for a worker";
+    $("#progress-text").textContent = s.stage;
     $("#progress-pct").textContent = s.progress + "%";
     $("#progress-bar").style.width = s.progress + "%";
     document.querySelector("#progress-card .progress").setAttribute("aria-valuenow", s.progress);
@@ -54,7 +56,7 @@
 
   function showStatus(s) {
     const badge = $("#status");
-    badge.className = "badge " + (s.status === "rejected" ? "failed" : s.status);
+    badge.className = "badge " + s.status;
     badge.dataset.status = s.status;
     badge.textContent = s.status_label;
   }
@@ -63,10 +65,10 @@
     fetch(data.status_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
       .then((s) => {
-        if (s.status === "processing") {
+        if (s.status === STATUS.PROCESSING) {
           showProgress(s);
           setTimeout(poll, 1000);
-        } else if (s.status === "rejected") {
+        } else if (s.status === STATUS.REJECTED) {
           showStatus(s);
           $("#progress-card").hidden = true;
           $("#error-title").textContent = "The upload was rejected, and nothing of it was kept.";
@@ -83,5 +85,5 @@
 
   drawClasses();
   drawSizes();
-  if (data.status === "processing") setTimeout(poll, 500);
+  if (data.dataset.status === STATUS.PROCESSING) setTimeout(poll, 500);
 })();

@@ -1,18 +1,22 @@
 // Live experiment page: draw the stored history, then extend the charts from the websocket.
 // A (re)connecting socket asks for every epoch after the last one shown, so the page ends with
-// no gaps and no duplicate points.
+// no gaps and no duplicate points. The experiment's state comes as Experiment.summary_dict() (in the
+// page data, the metrics API and every status message); statuses and their sets come from the server.
 (function () {
   "use strict";
   const info = JSON.parse(document.getElementById("experiment-data").textContent);
-  const id = info.id;
-  const FINAL = new Set(["succeeded", "stopped_early", "failed", "cancelled"]);
+  const experiment = info.experiment;
+  const id = experiment.id;
+  const STATUS = info.states.status;
+  const FINAL = new Set(info.states.final);
+  const SETS = { active: info.states.active, resumable: info.states.resumable, extendable: info.states.extendable };
   const epochs = new Map(); // epoch number -> metrics
   let lastEpoch = 0;
-  let totalEpochs = info.total_epochs || 1;
-  let status = document.getElementById("status").dataset.status;
-  let startedAt = info.started_at ? new Date(info.started_at) : null;
-  let finishedAt = info.finished_at ? new Date(info.finished_at) : null;
-  let bestEpoch = info.best_epoch || null;
+  let totalEpochs = experiment.epochs || 1;
+  let status = experiment.status;
+  let startedAt = experiment.started_at ? new Date(experiment.started_at) : null;
+  let finishedAt = experiment.finished_at ? new Date(experiment.finished_at) : null;
+  let bestEpoch = experiment.best_epoch || null;
   let socket = null;
   let retry = 0;
   let drawn = false;
@@ -32,7 +36,7 @@
   function layout(ytitle, opts = {}) {
     const shapes = bestEpoch && opts.marker ? [{ type: "line", x0: bestEpoch, x1: bestEpoch, yref: "paper", y0: 0, y1: 1,
       line: { color: "#c77d10", dash: "dot", width: 2 } }] : [];
-    const label = status === "stopped_early" ? "best · stopped early" : "best epoch";
+    const label = status === STATUS.STOPPED_EARLY ? "best · stopped early" : "best epoch";
     const annotations = bestEpoch && opts.marker ? [{ x: bestEpoch, yref: "paper", y: 1, text: label,
       showarrow: false, yanchor: "bottom", font: { color: "#8a5509", size: 11 } }] : [];
     return {
@@ -109,14 +113,14 @@
     if (FINAL.has(status)) { $("#stat-eta").textContent = "done"; return; }
     const r = rows();
     const recent = r.slice(-3);
-    if (status !== "running" || !recent.length) { $("#stat-eta").textContent = "–"; return; }
+    if (status !== STATUS.RUNNING || !recent.length) { $("#stat-eta").textContent = "–"; return; }
     const perEpoch = recent.reduce((s, m) => s + m.seconds, 0) / recent.length;
     $("#stat-eta").textContent = duration(perEpoch * (totalEpochs - lastEpoch));
   }
 
   function showActions() {
     document.querySelectorAll("[data-show-when]").forEach((el) => {
-      el.hidden = !el.dataset.showWhen.split(" ").includes(status);
+      el.hidden = !SETS[el.dataset.showWhen].includes(status);
     });
   }
 
@@ -132,7 +136,7 @@
     }
     const changedBest = (msg.best_epoch || null) !== bestEpoch;
     status = msg.status;
-    if (msg.total_epochs) { totalEpochs = msg.total_epochs; $("#stat-epochs").textContent = totalEpochs; }
+    if (msg.epochs) { totalEpochs = msg.epochs; $("#stat-epochs").textContent = totalEpochs; }
     if (msg.started_at !== undefined) startedAt = msg.started_at ? new Date(msg.started_at) : null;
     if (msg.finished_at !== undefined) finishedAt = msg.finished_at ? new Date(msg.finished_at) : null;
     bestEpoch = msg.best_epoch || null;
@@ -149,10 +153,10 @@
       $("#checkpoint-epoch").textContent = msg.checkpoint_epoch;
     }
     if (msg.test_metrics && msg.test_metrics.accuracy !== undefined) $("#stat-test-acc").textContent = pct(msg.test_metrics.accuracy);
-    if (status === "queued") setProgress(lastEpoch / totalEpochs, "Waiting for a worker…");
-    else if (status === "running" && lastEpoch === 0) setProgress(0, "Starting…");
-    else if (status === "running") setProgress(lastEpoch / totalEpochs, `Epoch ${lastEpoch} of ${totalEpochs} done`);
-    else if (FINAL.has(status)) setProgress(status === "succeeded" ? 1 : lastEpoch / totalEpochs,
+    if (status === STATUS.QUEUED) setProgress(lastEpoch / totalEpochs, "Waiting for a worker…");
+    else if (status === STATUS.RUNNING && lastEpoch === 0) setProgress(0, "Starting…");
+    else if (status === STATUS.RUNNING) setProgress(lastEpoch / totalEpochs, `Epoch ${lastEpoch} of ${totalEpochs} done`);
+    else if (FINAL.has(status)) setProgress(status === STATUS.SUCCEEDED ? 1 : lastEpoch / totalEpochs,
       `${msg.status_label || status} after ${lastEpoch} epoch${lastEpoch === 1 ? "" : "s"}`);
     if (changedBest && drawn) redraw();
     showActions();
@@ -204,7 +208,7 @@
     };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "history") { setStatus(msg); addEpochs(msg.epochs); if (msg.log) showLog(msg.log); }
+      if (msg.type === "history") { setStatus(msg); addEpochs(msg.history); if (msg.log) showLog(msg.log); }
       else if (msg.type === "epoch") {
         if (msg.metrics.epoch > lastEpoch + 1) socket.send(JSON.stringify({ type: "backfill", after_epoch: lastEpoch }));
         else addEpochs([msg.metrics]);
@@ -226,9 +230,9 @@
   const log = $("#log");
   log.scrollTop = log.scrollHeight;
   setInterval(updateClock, 1000);
-  fetch(`/api/experiments/${id}/metrics/`, { credentials: "same-origin", headers: { Accept: "application/json" } })
+  fetch(info.metrics_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
-    .then((data) => { redraw(); setStatus(data); addEpochs(data.epochs); })
+    .then((data) => { redraw(); setStatus(data); addEpochs(data.history); })
     .catch(() => redraw())
     .finally(connect);
 })();

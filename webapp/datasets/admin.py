@@ -5,42 +5,31 @@ its data and split read-only, and deleting it shows Django's protected-objects p
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from webapp.datasets import intake, notices, presentation
+from webapp.datasets import intake, notices, pages
 from webapp.datasets.forms import AdminAddForm, split_fields
-from webapp.datasets.models import Dataset
-from webapp.datasets.validation import size_text
+from webapp.datasets.health import Level
+from webapp.datasets.models import Dataset, DatasetStatus
+from webapp.datasets.rejection import size_text
+
+STATUS_COLORS = {DatasetStatus.READY: "#067647", DatasetStatus.FAILED: "#b42318", DatasetStatus.PROCESSING: "#475467"}
+FLAG_COLORS = {Level.PROBLEM: "#b42318", Level.WARNING: "#b54708"}
 
 SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
+# The change page's "Data" section: where the images came from and what they are (all read-only).
+DATA_DETAILS = (
+    *("source", "origin_text", "root", "archive", "content_hash", "size", "num_images", "classes", "mean", "std"),
+    *("created_by", "created_at", "processed_at"),
+)
+# Read-only on the change page: what processing computed, and the sections drawn from it.
 COMPUTED = (
-    "version",
-    "source",
-    "status",
-    "stage",
-    "progress",
-    "error",
-    "origin_text",
-    "root",
-    "archive",
-    "content_hash",
-    "size",
-    "num_images",
-    "classes",
-    "fixed_split",
-    "mean",
-    "std",
-    "created_by",
-    "created_at",
-    "processed_at",
-    "usage",
-    "split_table",
-    "health_report",
-    "thumbnails",
+    *("version", "status", "stage", "progress", "error", "fixed_split"),
+    *DATA_DETAILS,
+    *("usage", "split_table", "health_report", "thumbnails"),
 )
 
 
@@ -64,26 +53,7 @@ class DatasetAdmin(admin.ModelAdmin):
         ("Thumbnails per class", {"fields": ["thumbnails"]}),
         ("Health report", {"fields": ["health_report"]}),
         ("Split", {"fields": [*SPLIT_SETTINGS, "fixed_split", "split_table"]}),
-        (
-            "Data",
-            {
-                "fields": [
-                    "source",
-                    "origin_text",
-                    "root",
-                    "archive",
-                    "content_hash",
-                    "size",
-                    "num_images",
-                    "classes",
-                    "mean",
-                    "std",
-                    "created_by",
-                    "created_at",
-                    "processed_at",
-                ]
-            },
-        ),
+        ("Data", {"fields": list(DATA_DETAILS)}),
     ]
 
     # --- forms -----------------------------------------------------------------------------------
@@ -116,14 +86,12 @@ class DatasetAdmin(admin.ModelAdmin):
         resplit = any(name in form.changed_data for name in SPLIT_SETTINGS)
         super().save_model(request, obj, form, change)
         if resplit and obj.was_ready:
-            with transaction.atomic():
-                obj.queue_processing()
+            intake.queue_processing(obj)
             messages.info(request, f"{obj} is being processed again for its new split settings.")
 
     # --- list ------------------------------------------------------------------------------------
     def changelist_view(self, request, extra_context=None):
-        for notice in notices.pop_for(request.user):
-            messages.error(request, f"The upload of {notice['name']} was rejected: {notice['message']}")
+        notices.show_pending(request)
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="Status", ordering="status")
@@ -131,7 +99,7 @@ class DatasetAdmin(admin.ModelAdmin):
         text = obj.get_status_display()
         if obj.is_processing and obj.stage:
             text = f"{text}: {obj.stage} ({obj.progress}%)"
-        color = {"ready": "#067647", "failed": "#b42318", "processing": "#475467"}.get(obj.status, "inherit")
+        color = STATUS_COLORS.get(obj.status, "inherit")
         return format_html('<span style="color:{};font-weight:600" title="{}">{}</span>', color, obj.error, text)
 
     @admin.display(description="Classes")
@@ -140,14 +108,13 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Health")
     def health(self, obj: Dataset) -> str:
-        flags = presentation.health_flags(obj)
+        flags = obj.health_flags()
         if not flags:
             return "healthy" if obj.processed_at else "–"
-        colors = {"problem": "#b42318", "warning": "#b54708"}
         return format_html_join(
             ", ",
             '<span style="color:{}" title="{}">{}</span>',
-            ((colors[c["level"]], c["title"], c["tag"] or c["title"]) for c in flags),
+            ((FLAG_COLORS[c["level"]], c["title"], c["tag"] or c["title"]) for c in flags),
         )
 
     @admin.action(description="Re-validate selected datasets (check every image again)")
@@ -185,15 +152,15 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Images per split")
     def split_table(self, obj: Dataset) -> str:
-        return render_to_string("datasets/includes/split_table.html", presentation.detail_context(obj))
+        return render_to_string("datasets/includes/split_table.html", pages.detail_context(obj))
 
     @admin.display(description="Report")
     def health_report(self, obj: Dataset) -> str:
-        return render_to_string("datasets/includes/health.html", presentation.detail_context(obj))
+        return render_to_string("datasets/includes/health.html", pages.detail_context(obj))
 
     @admin.display(description="Samples")
     def thumbnails(self, obj: Dataset) -> str:
-        samples = presentation.sample_urls(obj, "admin:datasets_dataset_sample")
+        samples = pages.sample_urls(obj, "admin:datasets_dataset_sample")
         return render_to_string("datasets/includes/admin_styles.html") + render_to_string(
             "datasets/includes/sample_grid.html", {"samples": samples, "thumb": 48}
         )
@@ -212,7 +179,7 @@ class DatasetAdmin(admin.ModelAdmin):
         dataset = self.get_object(request, str(pk))
         if dataset is None or not self.has_view_permission(request, dataset):
             raise Http404("No such dataset")
-        return presentation.sample_response(dataset, class_index, number)
+        return pages.sample_response(dataset, class_index, number)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

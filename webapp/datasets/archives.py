@@ -11,7 +11,6 @@ again as they are decompressed, so a lying header cannot get past the caps eithe
 from __future__ import annotations
 
 import re
-import shutil
 import stat
 import zipfile
 import zlib
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from training.layout import LayoutPlan, find_csv, plan_csv, plan_folders
-from webapp.datasets.validation import DatasetRejected, Limits, Problems, size_text
+from webapp.datasets.rejection import DatasetRejected, Limits, Problems, size_text
 
 CSV_MAX_BYTES = 64 * 2**20
 CHUNK = 2**20
@@ -69,68 +68,85 @@ def open_zip(fileobj: IO[bytes], limits: Limits) -> zipfile.ZipFile:
         raise DatasetRejected(f"The zip archive cannot be read: {exc}.") from None
 
 
+def _unsafe(info: zipfile.ZipInfo) -> str | None:
+    """The problem that rules an entry out on its name or kind alone, or None."""
+    name = info.filename.replace("\\", "/")  # some Windows tools write backslashes
+    if "\x00" in name:
+        return "names with a NUL byte"
+    if name.startswith("/") or WINDOWS_ABSOLUTE.match(name):
+        return "absolute paths"
+    if ".." in name.split("/"):
+        return "paths that escape the folder (..)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic links"
+    return None
+
+
+def _clean_name(info: zipfile.ZipInfo) -> str:
+    """The entry's path without empty and `.` parts ("" for the archive's root folder)."""
+    return "/".join(p for p in info.filename.replace("\\", "/").split("/") if p not in ("", "."))
+
+
+def _bomb_ratio(info: zipfile.ZipInfo, limits: Limits) -> float | None:
+    """The entry's compression ratio when it is large enough to matter and above the cap, else None."""
+    if info.file_size < limits.ratio_applies_from:
+        return None
+    ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
+    return ratio if ratio > limits.max_ratio else None
+
+
+def _entries(infos: list[zipfile.ZipInfo], limits: Limits) -> dict[str, zipfile.ZipInfo]:
+    """The archive's files by clean name; raise DatasetRejected naming every offending entry."""
+    problems = Problems()
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        raw, clean = info.filename, _clean_name(info)
+        if (problem := _unsafe(info)) is not None:
+            problems.add(problem, repr(raw) if problem == "names with a NUL byte" else raw)
+        elif info.is_dir() or not clean:
+            continue
+        elif info.flag_bits & 0x1:
+            problems.add("password-protected entries", raw)
+        elif clean in entries:
+            problems.add("entries given twice", raw)
+        else:
+            entries[clean] = info
+            if (ratio := _bomb_ratio(info, limits)) is not None:
+                problems.add(
+                    f"entries that unpack to more than {limits.max_ratio}× their packed size (a zip bomb?)",
+                    f"{raw} ({ratio:,.0f}×)",
+                )
+    total = sum(info.file_size for info in entries.values())
+    if total > limits.max_bytes:
+        problems.add(
+            f"more data than the limit of {size_text(limits.max_bytes)}",
+            f"the archive would unpack to {size_text(total)}",
+        )
+    problems.raise_if_any()
+    return entries
+
+
+def _plan(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], limits: Limits) -> LayoutPlan:
+    names = list(entries)
+    csv_name = find_csv(names)
+    if csv_name is None:
+        return plan_folders(names)
+    info = entries[csv_name]
+    if info.file_size > CSV_MAX_BYTES:
+        raise DatasetRejected(
+            f"{csv_name} is {size_text(info.file_size)}; a labels CSV may be {size_text(CSV_MAX_BYTES)} at most."
+        )
+    return plan_csv(names, csv_name, _read_entry(zf, info, limits))
+
+
 def check_archive(fileobj: IO[bytes], limits: Limits) -> ArchiveCheck:
     """Check the archive's directory and plan its layout; raise DatasetRejected naming offenders."""
     with open_zip(fileobj, limits) as zf:
         infos = zf.infolist()
         if len(infos) > limits.max_entries:
             raise DatasetRejected(f"The archive has {len(infos):,} entries; the limit is {limits.max_entries:,}.")
-        problems = Problems()
-        entries: dict[str, zipfile.ZipInfo] = {}
-        total = 0
-        for info in infos:
-            raw = info.filename
-            name = raw.replace("\\", "/")  # some Windows tools write backslashes
-            if "\x00" in name:
-                problems.add("names with a NUL byte", repr(raw))
-                continue
-            if name.startswith("/") or WINDOWS_ABSOLUTE.match(name):
-                problems.add("absolute paths", raw)
-                continue
-            parts = [p for p in name.split("/") if p not in ("", ".")]
-            if ".." in parts:
-                problems.add("paths that escape the folder (..)", raw)
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                problems.add("symbolic links", raw)
-                continue
-            if info.is_dir() or not parts:
-                continue
-            if info.flag_bits & 0x1:
-                problems.add("password-protected entries", raw)
-                continue
-            clean = "/".join(parts)
-            if clean in entries:
-                problems.add("entries given twice", raw)
-                continue
-            entries[clean] = info
-            total += info.file_size
-            if info.file_size >= limits.ratio_applies_from:
-                ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
-                if ratio > limits.max_ratio:
-                    problems.add(
-                        f"entries that unpack to more than {limits.max_ratio}× their packed size (a zip bomb?)",
-                        f"{raw} ({ratio:,.0f}×)",
-                    )
-        if total > limits.max_bytes:
-            problems.add(
-                f"more data than the limit of {size_text(limits.max_bytes)}",
-                f"the archive would unpack to {size_text(total)}",
-            )
-        problems.raise_if_any()
-
-        names = list(entries)
-        csv_name = find_csv(names)
-        if csv_name is None:
-            plan = plan_folders(names)
-        else:
-            info = entries[csv_name]
-            if info.file_size > CSV_MAX_BYTES:
-                raise DatasetRejected(
-                    f"{csv_name} is {size_text(info.file_size)}; a labels CSV may be "
-                    f"{size_text(CSV_MAX_BYTES)} at most."
-                )
-            plan = plan_csv(names, csv_name, _read_entry(zf, info, limits))
+        entries = _entries(infos, limits)
+        plan = _plan(zf, entries, limits)
     used = {f.source: entries[f.source] for f in plan.files}
     return ArchiveCheck(plan=plan, entries=used, unpacked_bytes=sum(i.file_size for i in used.values()))
 
@@ -184,7 +200,3 @@ def extract(
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 raise DatasetRejected(f"{planned.source}: the archive entry is corrupt ({exc}).") from None
             progress(number, len(files))
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

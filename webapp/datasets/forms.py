@@ -1,4 +1,5 @@
-"""The upload form (team pages and API) and the admin's add form, sharing their checks."""
+"""The upload form (team pages and API) and the admin's add form, sharing their checks; and the upload
+size check that runs before a request body is parsed."""
 
 from __future__ import annotations
 
@@ -10,17 +11,33 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from webapp.datasets import intake
+from webapp.datasets.access import dataset_for
 from webapp.datasets.archives import ArchiveCheck, check_archive
-from webapp.datasets.models import Dataset
+from webapp.datasets.models import Dataset, DatasetSource
+from webapp.datasets.rejection import DatasetRejected, Limits, size_text
 from webapp.datasets.torchvision_import import choices as torchvision_choices
-from webapp.datasets.validation import DatasetRejected, Limits, size_text
-from webapp.teams.access import teams_of
+from webapp.teams.access import writable_teams
 
 ARCHIVE_HELP = (
     "A .zip with one folder per class (cats/001.png …), optionally inside train/, val/ and test/ "
     "folders that fix the split; or images plus one CSV file of filename,label[,split] rows."
 )
 MAX_EVAL_FRACTION = 0.9  # at least a tenth of the images stays for training
+FORM_FIELDS_ROOM = 2**20  # bytes of a multipart body that are not the archive
+
+
+def upload_too_large(request) -> bool:
+    """A request body beyond the archive cap (plus room for the form's other fields): refused before
+    Django parses it into yet another temporary file."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.DATASET_MAX_BYTES + FORM_FIELDS_ROOM
+
+
+def upload_too_large_message() -> str:
+    return f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}."
 
 
 def check_uploaded_archive(archive) -> ArchiveCheck:
@@ -67,23 +84,21 @@ def split_fields() -> dict[str, forms.Field]:
             label="Split seed",
             help_text="the same seed always draws the same split",
         ),
-        "val_fraction": forms.FloatField(
-            min_value=0,
-            max_value=MAX_EVAL_FRACTION,
-            initial=0.15,
-            label="Validation fraction",
-            widget=forms.NumberInput(attrs={"step": "0.01"}),
-            help_text="of each class, when the archive has no val/ folder",
-        ),
-        "test_fraction": forms.FloatField(
-            min_value=0,
-            max_value=MAX_EVAL_FRACTION,
-            initial=0.15,
-            label="Test fraction",
-            widget=forms.NumberInput(attrs={"step": "0.01"}),
-            help_text="of each class, when the archive has no test/ folder",
-        ),
+        "val_fraction": fraction_field("Validation fraction", "val"),
+        "test_fraction": fraction_field("Test fraction", "test"),
     }
+
+
+def fraction_field(label: str, split: str) -> forms.FloatField:
+    """The share of each class drawn for a split the archive's folders do not give."""
+    return forms.FloatField(
+        min_value=0,
+        max_value=MAX_EVAL_FRACTION,
+        initial=0.15,
+        label=label,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+        help_text=f"of each class, when the archive has no {split}/ folder",
+    )
 
 
 class UploadForm(SplitFieldsMixin, forms.Form):
@@ -100,7 +115,7 @@ class UploadForm(SplitFieldsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields.update(split_fields())
-        self.fields["team"].queryset = teams_of(user, write=True)
+        self.fields["team"].queryset = writable_teams(user)
         self.fields["archive"].help_text += f" At most {size_text(settings.DATASET_MAX_BYTES)} unpacked."
         self.check: ArchiveCheck | None = None
 
@@ -129,20 +144,34 @@ class UploadForm(SplitFieldsMixin, forms.Form):
         return intake.start_upload(dataset, data["archive"], self.check)
 
 
-class Source:
-    UPLOAD, FOLDER, TORCHVISION = "upload", "folder", "torchvision"
-    CHOICES = [
-        (UPLOAD, "Zip archive (image folders, or images + CSV)"),
-        (FOLDER, "Folder on the server"),
-        (TORCHVISION, "torchvision dataset from its original files"),
-    ]
+def upload_initial(user, query) -> dict[str, Any]:
+    """The upload page's first values: a dataset's to upload a new version of (?from=<id>, one the user may
+    change), else the team and name of a rejected upload to correct (?team=…&name=…)."""
+    base_id = query.get("from", "")
+    if not base_id.isdigit():
+        return {"team": query.get("team", ""), "name": query.get("name", "")}
+    base = dataset_for(user, int(base_id), write=True)
+    return {
+        "team": base.team_id,
+        "name": base.name,
+        "description": base.description,
+        **{name: getattr(base, name) for name in split_fields()},
+    }
+
+
+# The sources an admin adds a dataset from, as the add form words them (built-in data is made by a command).
+ADD_SOURCES = [
+    (DatasetSource.UPLOAD, "Zip archive (image folders, or images + CSV)"),
+    (DatasetSource.FOLDER, "Folder on the server"),
+    (DatasetSource.TORCHVISION, "torchvision dataset from its original files"),
+]
 
 
 class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
     """The admin's add form: one dataset from any source."""
 
     add_source = forms.ChoiceField(
-        label="Source", choices=Source.CHOICES, initial=Source.UPLOAD, widget=forms.RadioSelect
+        label="Source", choices=ADD_SOURCES, initial=DatasetSource.UPLOAD, widget=forms.RadioSelect
     )
     # Not "archive": that is the model field holding the packed images' storage name.
     zip_archive = forms.FileField(required=False, label="Zip archive", help_text=ARCHIVE_HELP)
@@ -185,36 +214,54 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
         self.clean_split(cleaned)
         self.clean_name_in_team(cleaned)
         source = cleaned.get("add_source")
+        if source in self.source_checks:
+            self.source_checks[source](self, cleaned)
+        return cleaned
+
+    # --- one check and one start per source ------------------------------------------------------
+    def _check_upload(self, cleaned: dict[str, Any]) -> None:
+        if not cleaned.get("zip_archive"):
+            self.add_error("zip_archive", "Choose a zip archive to upload.")
+            return
         try:
-            if source == Source.UPLOAD:
-                if not cleaned.get("zip_archive"):
-                    self.add_error("zip_archive", "Choose a zip archive to upload.")
-                else:
-                    self.check = check_uploaded_archive(cleaned["zip_archive"])
-            elif source == Source.FOLDER:
-                if not cleaned.get("folder"):
-                    self.add_error("folder", "Give the folder's absolute path.")
-                else:
-                    self.folder_path = intake.check_folder(cleaned["folder"])
-            elif source == Source.TORCHVISION:
-                if not cleaned.get("torchvision"):
-                    self.add_error("torchvision", "Choose which dataset to import.")
-                else:
-                    self.folder_path = Path(cleaned.get("torchvision_folder") or settings.DATASET_TORCHVISION_DIR)
-                    intake.check_torchvision(cleaned["torchvision"], self.folder_path, cleaned.get("download", False))
+            self.check = check_uploaded_archive(cleaned["zip_archive"])
         except ValidationError as exc:
             self.add_error("zip_archive", exc)
+
+    def _check_folder(self, cleaned: dict[str, Any]) -> None:
+        if not cleaned.get("folder"):
+            self.add_error("folder", "Give the folder's absolute path.")
+            return
+        try:
+            self.folder_path = intake.check_folder(cleaned["folder"])
         except DatasetRejected as exc:
-            self.add_error({Source.FOLDER: "folder", Source.TORCHVISION: "torchvision_folder"}.get(source), str(exc))
-        return cleaned
+            self.add_error("folder", str(exc))
+
+    def _check_torchvision(self, cleaned: dict[str, Any]) -> None:
+        if not cleaned.get("torchvision"):
+            self.add_error("torchvision", "Choose which dataset to import.")
+            return
+        self.folder_path = Path(cleaned.get("torchvision_folder") or settings.DATASET_TORCHVISION_DIR)
+        try:
+            intake.check_torchvision(cleaned["torchvision"], self.folder_path, cleaned.get("download", False))
+        except DatasetRejected as exc:
+            self.add_error("torchvision_folder", str(exc))
+
+    source_checks = {
+        DatasetSource.UPLOAD: _check_upload,
+        DatasetSource.FOLDER: _check_folder,
+        DatasetSource.TORCHVISION: _check_torchvision,
+    }
 
     def start(self, dataset: Dataset, user) -> Dataset:
         """Called by the admin's save_model with the instance this form built."""
         data = self.cleaned_data
         dataset.created_by = user
-        source = data["add_source"]
-        if source == Source.UPLOAD:
-            return intake.start_upload(dataset, data["zip_archive"], self.check)
-        if source == Source.FOLDER:
-            return intake.start_folder(dataset, self.folder_path)
-        return intake.start_torchvision(dataset, data["torchvision"], self.folder_path, data.get("download", False))
+        starts = {
+            DatasetSource.UPLOAD: lambda: intake.start_upload(dataset, data["zip_archive"], self.check),
+            DatasetSource.FOLDER: lambda: intake.start_folder(dataset, self.folder_path),
+            DatasetSource.TORCHVISION: lambda: intake.start_torchvision(
+                dataset, data["torchvision"], self.folder_path, data.get("download", False)
+            ),
+        }
+        return starts[data["add_source"]]()

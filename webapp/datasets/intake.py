@@ -1,35 +1,35 @@
 """Starting a dataset from each source: checks that answer at once, a row, a task after the commit.
 
-Forms (the upload page, the API, the admin) call these with an unsaved Dataset that carries team,
-name, description, split settings and creator; each sets the source's fields, gives the next version
-number of that name, saves, and sends the processing task once the transaction commits.
+Forms (the upload page, the API, the admin) and the add_dataset command call these with an unsaved
+Dataset that carries team, name, description, split settings and creator; each sets the source's
+fields, gives the next version number of that name, saves, and sends the processing task once the
+transaction commits. `queue_processing` and `revalidate` send an existing dataset through again.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from webapp.datasets import content
+from webapp.datasets import storage
 from webapp.datasets.archives import ArchiveCheck
 from webapp.datasets.models import WAITING, Dataset, DatasetSource, DatasetStatus
+from webapp.datasets.processing import process_in_place
+from webapp.datasets.rejection import DatasetRejected
+from webapp.datasets.tasks import enqueue
 from webapp.datasets.torchvision_import import SOURCES
-from webapp.datasets.validation import DatasetRejected
 
 
 def busy_version(team, name: str) -> Dataset | None:
     """A version of this name still being processed: a new one must wait for it (its number is not final)."""
-    return Dataset.objects.filter(team=team, name=name, status=DatasetStatus.PROCESSING).first()
+    return Dataset.objects.versions_of(team.pk, name).filter(status=DatasetStatus.PROCESSING).first()
 
 
 def _create(dataset: Dataset, queue: bool = True, attempts: int = 3) -> Dataset:
     """Save as the next version of its name; with `queue`, send the processing task after the commit."""
-    from webapp.datasets.tasks import send
-
     dataset.status, dataset.stage, dataset.progress = DatasetStatus.PROCESSING, WAITING, 0
     for attempt in range(attempts):
         try:
@@ -37,10 +37,9 @@ def _create(dataset: Dataset, queue: bool = True, attempts: int = 3) -> Dataset:
                 dataset.version = Dataset.objects.next_version(dataset.team, dataset.name)
                 dataset.save()
                 if queue:
-                    transaction.on_commit(partial(send, dataset.pk))
+                    enqueue(dataset.pk)
             return dataset
-        except IntegrityError as exc:  # two uploads of one name took the same version number: take the next
-            print("INTEGRITY", exc)
+        except IntegrityError:  # two uploads of one name took the same version number: take the next
             dataset.pk = None
             if attempt == attempts - 1:
                 raise DatasetRejected(
@@ -63,8 +62,16 @@ def start_upload(dataset: Dataset, archive: UploadedFile, check: ArchiveCheck, q
     try:
         return _create(dataset, queue)
     except BaseException:
-        content.storage().delete(dataset.upload.name)
+        storage.delete(dataset.upload.name)
         raise
+
+
+def add_in_place(dataset: Dataset) -> Dataset:
+    """Check and analyze a folder used in place (built-in data, tests) now, in this process, and save the
+    ready dataset; raises DatasetRejected."""
+    process_in_place(dataset)
+    dataset.save()
+    return dataset
 
 
 def check_folder(text: str) -> Path:
@@ -108,6 +115,16 @@ def start_torchvision(dataset: Dataset, key: str, folder: Path, download: bool, 
     return _create(dataset, queue)
 
 
+def queue_processing(dataset: Dataset) -> None:
+    """Mark an existing dataset for processing (again) and send the task once that commits."""
+    with transaction.atomic():
+        Dataset.objects.filter(pk=dataset.pk).update(
+            status=DatasetStatus.PROCESSING, stage=WAITING, progress=0, error=""
+        )
+        dataset.status, dataset.stage, dataset.progress, dataset.error = DatasetStatus.PROCESSING, WAITING, 0, ""
+        enqueue(dataset.pk)
+
+
 def revalidate(dataset: Dataset) -> bool:
     """Check a dataset's images again (the admin's action); False while it is being processed by a task
     that has started (one still waiting for a worker is sent again, in case its message was lost)."""
@@ -115,6 +132,5 @@ def revalidate(dataset: Dataset) -> bool:
         return False
     if not dataset.was_ready and dataset.status != DatasetStatus.PROCESSING:
         return False
-    with transaction.atomic():
-        dataset.queue_processing()
+    queue_processing(dataset)
     return True

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.urls import reverse
 
 import training
-from webapp.datasets import content
+from webapp.core.serialize import iso
+from webapp.datasets import cache, storage
+from webapp.datasets.analysis import folder_split
+from webapp.datasets.health import FLAGGED
 from webapp.teams.models import Team
 
 
@@ -30,6 +32,15 @@ class DatasetSource(models.TextChoices):
 
 
 WAITING = "Waiting for a worker"  # the stage of a row whose task is sent; the worker claims it from this
+# Not a row's status: a rejected upload leaves no row, and what the pages and the status endpoint say of
+# its id is this (with the message kept in `notices`).
+REJECTED, REJECTED_LABEL = "rejected", "Rejected"
+
+
+def statuses_for_pages() -> dict[str, str]:
+    """Every status a page can meet, by name, for the scripts (`json_script`): rows' and REJECTED."""
+    return {**{s.name: s.value for s in DatasetStatus}, "REJECTED": REJECTED}
+
 
 # Fields that decide which images a model trains and is evaluated on. Once an experiment has used a
 # dataset they never change: a changed archive becomes a new version instead.
@@ -48,13 +59,29 @@ DATA_FIELDS = (
 
 
 class DatasetQuerySet(models.QuerySet):
+    def versions_of(self, team_id: int, name: str) -> DatasetQuerySet:
+        """Every version of a name in a team, newest first."""
+        return self.filter(team_id=team_id, name=name).order_by("-version")
+
     def next_version(self, team: Team, name: str) -> int:
-        return (self.filter(team=team, name=name).aggregate(v=Max("version"))["v"] or 0) + 1
+        return (self.versions_of(team.pk, name).aggregate(v=Max("version"))["v"] or 0) + 1
 
     def latest_versions(self) -> DatasetQuerySet:
-        """Only the newest version of each (team, name), for lists."""
-        newest = self.filter(team=models.OuterRef("team"), name=models.OuterRef("name")).order_by("-version")
-        return self.filter(pk=models.Subquery(newest.values("pk")[:1]))
+        """Only the newest version of each (team, name), each with `version_count`: for lists."""
+        same_name = Dataset.objects.filter(team=OuterRef("team"), name=OuterRef("name"))
+        count = same_name.order_by().values("team").annotate(n=Count("pk")).values("n")
+        return self.filter(pk=Subquery(same_name.order_by("-version").values("pk")[:1])).annotate(
+            version_count=Subquery(count)
+        )
+
+    def delete_unused_files(self, content_hash: str = "", split_file: str = "") -> None:
+        """Remove stored files that no row refers to (any more): a content hash's images, samples and
+        splits with this host's cached copy, or else one split file. Identical content is shared."""
+        if content_hash and not Dataset.objects.filter(content_hash=content_hash).exists():
+            storage.delete_content(content_hash)
+            cache.forget(content_hash)
+        elif split_file and not Dataset.objects.filter(split_file=split_file).exists():
+            storage.delete(split_file)
 
 
 class Dataset(models.Model):
@@ -71,7 +98,7 @@ class Dataset(models.Model):
     # folder an admin registered). Empty for uploads and imports, whose images are in `archive`.
     root = models.CharField(max_length=500, blank=True)
     # The archive as uploaded, kept only until processing ends (then deleted).
-    upload = models.FileField(upload_to=content.upload_to, max_length=300, blank=True)
+    upload = models.FileField(upload_to=storage.upload_to, max_length=300, blank=True)
     # The validated images in canonical layout, in storage; each host extracts it once into its cache.
     archive = models.CharField(max_length=300, blank=True, help_text="storage name of the packed images")
     content_hash = models.CharField(
@@ -122,6 +149,14 @@ class Dataset(models.Model):
         return self.status == DatasetStatus.PROCESSING
 
     @property
+    def is_failed(self) -> bool:
+        return self.status == DatasetStatus.FAILED
+
+    @property
+    def is_server_folder(self) -> bool:
+        return self.source == DatasetSource.FOLDER
+
+    @property
     def in_place(self) -> bool:
         """Its images are read where they are (built-in data, a server folder), not from storage."""
         return bool(self.root)
@@ -135,7 +170,12 @@ class Dataset(models.Model):
         return self.pk is not None and self.experiments.exists()
 
     def versions(self) -> models.QuerySet[Dataset]:
-        return Dataset.objects.filter(team_id=self.team_id, name=self.name).order_by("-version")
+        return Dataset.objects.versions_of(self.team_id, self.name)
+
+    def health_flags(self) -> list[dict]:
+        """The health report's problems, then its warnings: what a list shows of a dataset's health."""
+        checks = self.report.get("checks", [])
+        return [c for level in FLAGGED for c in checks if c["level"] == level]
 
     # --- files: what the experiment worker uses --------------------------------------------------
     @property
@@ -144,7 +184,7 @@ class Dataset(models.Model):
         if self.root:
             root = Path(self.root)
             return root if root.is_absolute() else Path(settings.MEDIA_ROOT) / root
-        return content.cache_path(self.content_hash)
+        return cache.cache_path(self.content_hash)
 
     def local_path(self) -> Path:
         """The image folder on this host, extracted from storage into the cache on first use."""
@@ -154,7 +194,7 @@ class Dataset(models.Model):
             return self.path
         if not self.content_hash:
             raise FileNotFoundError(f"dataset {self} has no images yet (status: {self.get_status_display()})")
-        return content.ensure_local(self.content_hash)
+        return cache.ensure_local(self.content_hash)
 
     def splits(self, local: bool = True) -> training.Splits:
         """Train/val/test as training takes them: absolute paths and class indices, the stored split.
@@ -164,10 +204,8 @@ class Dataset(models.Model):
         they will be once `local_path()` has run.
         """
         root = self.local_path() if local else self.path
-        stored = content.load_split(self.split_file)
+        stored = storage.load_split(self.split_file)
         if stored is None:  # never processed (rows made in code): derive it the same way processing does
-            from webapp.datasets.processing import folder_split
-
             stored = folder_split(self.local_path(), self.val_fraction, self.test_fraction, self.split_seed)
 
         def absolute(part: str) -> list[tuple[str, int]]:
@@ -184,21 +222,7 @@ class Dataset(models.Model):
     def sample_names(self) -> dict[str, list[str]]:
         return self.report.get("samples", {})
 
-    # --- processing ------------------------------------------------------------------------------
-    def scan(self) -> None:
-        """Process an in-place folder now, in this process (built-in data, tests); raises DatasetRejected."""
-        from webapp.datasets.processing import process_in_place
-
-        process_in_place(self)
-
-    def queue_processing(self) -> None:
-        """Mark for processing and send the task once this transaction commits (call inside one)."""
-        from webapp.datasets.tasks import send
-
-        Dataset.objects.filter(pk=self.pk).update(status=DatasetStatus.PROCESSING, stage=WAITING, progress=0, error="")
-        self.status, self.stage, self.progress, self.error = DatasetStatus.PROCESSING, WAITING, 0, ""
-        transaction.on_commit(partial(send, self.pk))
-
+    # --- data that experiments rely on ------------------------------------------------------------
     def locked_changes(self) -> list[str]:
         """The data fields changed since loading, when experiments use this dataset (they must not change)."""
         if self.pk is None or not self.is_used():
@@ -214,31 +238,29 @@ class Dataset(models.Model):
                 "Upload the changed data under the same name to make a new version."
             )
 
-    def delete_files(self) -> None:
-        """Remove the stored files nobody else uses (identical content is shared across rows)."""
-        if self.upload:
-            self.upload.storage.delete(self.upload.name)
-        if (
-            self.content_hash
-            and not Dataset.objects.filter(content_hash=self.content_hash).exclude(pk=self.pk).exists()
-        ):
-            content.delete_content(self.content_hash)
-        elif self.split_file and not Dataset.objects.filter(split_file=self.split_file).exclude(pk=self.pk).exists():
-            content.delete_split(self.split_file)
-
-    def to_dict(self) -> dict:
+    # --- as JSON: one dictionary for the API and the pages ----------------------------------------
+    def status_dict(self) -> dict:
+        """Its state: what the page polls while it is processed (a rejected upload's id answers the same
+        keys, see notices.rejection_status_dict)."""
         return {
             "id": self.pk,
-            "name": self.name,
-            "version": self.version,
-            "team": self.team_id,
-            "description": self.description,
-            "source": self.source,
             "status": self.status,
             "status_label": self.get_status_display(),
             "stage": self.stage,
             "progress": self.progress,
             "error": self.error,
+            "url": self.get_absolute_url(),
+        }
+
+    def to_dict(self) -> dict:
+        """Everything about it: its state (`status_dict`) and its data, split and statistics."""
+        return {
+            **self.status_dict(),
+            "name": self.name,
+            "version": self.version,
+            "team": self.team_id,
+            "description": self.description,
+            "source": self.source,
             "classes": self.classes,
             "class_counts": self.class_counts,
             "num_images": self.num_images,
@@ -253,23 +275,17 @@ class Dataset(models.Model):
             },
             "mean": self.mean,
             "std": self.std,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "processed_at": self.processed_at.isoformat() if self.processed_at else None,
-        }
-
-    def status_dict(self) -> dict:
-        return {
-            "id": self.pk,
-            "status": self.status,
-            "status_label": self.get_status_display(),
-            "stage": self.stage,
-            "progress": self.progress,
-            "error": self.error,
-            "url": self.get_absolute_url(),
+            "created_at": iso(self.created_at),
+            "processed_at": iso(self.processed_at),
         }
 
 
 @receiver(post_delete, sender=Dataset)
 def _delete_files(sender, instance: Dataset, **kwargs) -> None:
     # After the commit: a rolled-back delete must not have removed the files.
-    transaction.on_commit(instance.delete_files)
+    def delete() -> None:
+        if instance.upload:
+            storage.delete(instance.upload.name)
+        Dataset.objects.delete_unused_files(instance.content_hash, instance.split_file)
+
+    transaction.on_commit(delete)

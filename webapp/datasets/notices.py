@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib import messages
 from django.core.cache import caches
+from django.urls import reverse
+
+from webapp.datasets.models import REJECTED, REJECTED_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,19 @@ def remember(dataset, message: str) -> dict:
     return notice
 
 
+def status_dict(notice: dict) -> dict:
+    """What the status endpoint answers for a rejected upload's id: Dataset.status_dict()'s keys."""
+    return {
+        "id": notice["id"],
+        "status": REJECTED,
+        "status_label": REJECTED_LABEL,
+        "stage": "",
+        "progress": 0,
+        "error": notice["message"],
+        "url": reverse("dataset_detail", args=[notice["id"]]),
+    }
+
+
 def rejection(dataset_id: int) -> dict | None:
     try:
         return _cache().get(f"rejected:{dataset_id}")
@@ -62,3 +79,9 @@ def pop_for(user) -> list[dict]:
         logger.warning("cannot read dataset rejections of user %s from the cache", user.pk, exc_info=True)
         return []
     return pending
+
+
+def show_pending(request) -> None:
+    """The user's rejections not shown yet, as error messages on the page being made (each is shown once)."""
+    for notice in pop_for(request.user):
+        messages.error(request, f"The upload of {notice['name']} was rejected: {notice['message']}")

@@ -23,13 +23,13 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from training.layout import LayoutPlan, draw_split, list_files, plan_folders
-from webapp.datasets import content, notices
+from training.layout import LayoutPlan, list_files, plan_folders
+from webapp.datasets import cache, notices, storage
 from webapp.datasets.analysis import Analysis, analyze, inspect_all
 from webapp.datasets.archives import check_archive, extract
-from webapp.datasets.models import WAITING, Dataset, DatasetSource, DatasetStatus
+from webapp.datasets.models import REJECTED, WAITING, Dataset, DatasetSource, DatasetStatus
+from webapp.datasets.rejection import DatasetRejected, Limits
 from webapp.datasets.torchvision_import import SOURCES, import_images
-from webapp.datasets.validation import DatasetRejected, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,6 @@ class ProgressReporter:
         return report
 
 
-def folder_split(root: Path, val_fraction: float, test_fraction: float, seed: int) -> dict:
-    """The split of an image folder, computed the way processing computes it (no image is opened)."""
-    plan = plan_folders(list_files(root)).in_place()
-    manifest, _ = draw_split(plan.files, plan.classes, plan.fixed_split, val_fraction, test_fraction, seed)
-    return {"classes": plan.classes, **manifest}
-
-
 # --- the steps -------------------------------------------------------------------------------------
 def _analyze(
     dataset: Dataset, folder: Path, plan: LayoutPlan, limits: Limits, progress: ProgressReporter, start: int = 40
@@ -80,8 +73,8 @@ def _publish(dataset: Dataset, folder: Path, analysis: Analysis, pack: bool, pro
     """Write samples, split and (for stored data) the packed images; set the results on the instance."""
     dataset.content_hash = analysis.content_hash  # first: a failure from here on knows what to clean up
     progress.stage("Saving samples", 90)
-    samples = content.save_samples(folder, analysis.classes, analysis.samples, analysis.content_hash)
-    split_file = content.save_split(
+    samples = storage.save_samples(folder, analysis.classes, analysis.samples, analysis.content_hash)
+    split_file = storage.save_split(
         analysis.manifest,
         analysis.classes,
         analysis.content_hash,
@@ -92,9 +85,9 @@ def _publish(dataset: Dataset, folder: Path, analysis: Analysis, pack: bool, pro
     if pack:
         progress.stage("Storing the images", 94)
         targets = [t for part in analysis.manifest.values() for t, _ in part]
-        dataset.archive = content.pack(folder, targets, analysis.content_hash)
-        with content.cache_lock(analysis.content_hash):
-            content.adopt_into_cache(folder, analysis.content_hash)
+        dataset.archive = storage.pack(folder, targets, analysis.content_hash, scratch=cache.cache_root())
+        with cache.cache_lock(analysis.content_hash):
+            cache.adopt_into_cache(folder, analysis.content_hash)
     dataset.classes = analysis.classes
     dataset.class_counts = analysis.class_counts
     dataset.num_images = analysis.num_images
@@ -133,6 +126,13 @@ def _refuse_changed_content(dataset: Dataset, analysis: Analysis) -> None:
         )
 
 
+def _refuse_what_cannot_be_kept(dataset: Dataset, analysis: Analysis) -> None:
+    if dataset.was_ready:
+        _refuse_changed_content(dataset, analysis)
+    else:
+        _refuse_identical_version(dataset, analysis)
+
+
 def process_in_place(dataset: Dataset, progress: ProgressReporter | None = None) -> None:
     """Validate and analyze a folder used in place, and set the results on the (maybe unsaved) instance."""
     progress = progress or ProgressReporter(None)
@@ -140,49 +140,64 @@ def process_in_place(dataset: Dataset, progress: ProgressReporter | None = None)
     progress.stage("Listing files", 5)
     plan = plan_folders(list_files(folder)).in_place()  # files are read where they are, not at canonical places
     analysis = _analyze(dataset, folder, plan, Limits.from_settings(), progress, start=10)
-    if dataset.was_ready:
-        _refuse_changed_content(dataset, analysis)
-    else:
-        _refuse_identical_version(dataset, analysis)
+    _refuse_what_cannot_be_kept(dataset, analysis)
     _publish(dataset, folder, analysis, pack=False, progress=progress)
+
+
+# --- laying stored data out in a staging folder: one step per kind of stored data -------------------
+def _lay_out_upload(
+    dataset: Dataset, staging: Path, workdir: Path, limits: Limits, progress: ProgressReporter
+) -> LayoutPlan:
+    with cache.local_copy(dataset.upload.name) as path, open(path, "rb") as f:
+        progress.stage("Checking the archive", 2)
+        check = check_archive(f, limits)
+        f.seek(0)
+        extract(f, check, staging, limits, progress.within("Extracting", 5, 40))
+    return check.plan
+
+
+def _lay_out_import(
+    dataset: Dataset, staging: Path, workdir: Path, limits: Limits, progress: ProgressReporter
+) -> LayoutPlan:
+    origin = dataset.origin
+    progress.stage(f"Reading {SOURCES.get(origin['torchvision']).title}", 2)
+    files = import_images(
+        origin["torchvision"],
+        Path(origin["folder"]),
+        staging,
+        workdir,
+        origin.get("download", False),
+        progress.within("Writing images", 5, 40),
+    )
+    return LayoutPlan(files=files, classes=sorted({f.label for f in files}), fixed_split=True, layout="torchvision")
+
+
+def _lay_out_stored_copy(
+    dataset: Dataset, staging: Path, workdir: Path, limits: Limits, progress: ProgressReporter
+) -> LayoutPlan:
+    """Re-validation of stored images: this host's copy, checked as if it were new."""
+    progress.stage("Fetching the images", 2)
+    shutil.rmtree(staging)
+    shutil.copytree(cache.ensure_local(dataset.content_hash), staging)
+    return plan_folders(list_files(staging))
+
+
+def _lay_out_step(dataset: Dataset) -> Callable[..., LayoutPlan]:
+    if dataset.upload:
+        return _lay_out_upload
+    if dataset.source == DatasetSource.TORCHVISION and not dataset.content_hash:
+        return _lay_out_import
+    return _lay_out_stored_copy
 
 
 def _process_stored(dataset: Dataset, progress: ProgressReporter, workdir: Path) -> None:
     """Uploads, imports and re-validation of stored images: staged in a folder, published if valid."""
     limits = Limits.from_settings()
-    staging = content.staging_dir()
+    staging = cache.staging_dir()
     try:
-        if dataset.upload:
-            with content.local_copy(dataset.upload.name) as path, open(path, "rb") as f:
-                progress.stage("Checking the archive", 2)
-                check = check_archive(f, limits)
-                f.seek(0)
-                extract(f, check, staging, limits, progress.within("Extracting", 5, 40))
-            plan = check.plan
-        elif dataset.source == DatasetSource.TORCHVISION and not dataset.content_hash:
-            origin = dataset.origin
-            progress.stage(f"Reading {SOURCES.get(origin['torchvision']).title}", 2)
-            files = import_images(
-                origin["torchvision"],
-                Path(origin["folder"]),
-                staging,
-                workdir,
-                origin.get("download", False),
-                progress.within("Writing images", 5, 40),
-            )
-            plan = LayoutPlan(
-                files=files, classes=sorted({f.label for f in files}), fixed_split=True, layout="torchvision"
-            )
-        else:  # re-validation of stored images: check this host's copy as if it were new
-            progress.stage("Fetching the images", 2)
-            shutil.rmtree(staging)
-            shutil.copytree(content.ensure_local(dataset.content_hash), staging)
-            plan = plan_folders(list_files(staging))
+        plan = _lay_out_step(dataset)(dataset, staging, workdir, limits, progress)
         analysis = _analyze(dataset, staging, plan, limits, progress)
-        if dataset.was_ready:
-            _refuse_changed_content(dataset, analysis)
-        else:
-            _refuse_identical_version(dataset, analysis)
+        _refuse_what_cannot_be_kept(dataset, analysis)
         _publish(dataset, staging, analysis, pack=True, progress=progress)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when adopted into the cache
@@ -200,7 +215,7 @@ def process(dataset_id: int) -> str:
     upload_name = dataset.upload.name or ""
     progress = ProgressReporter(dataset.pk)
     try:
-        with tempfile.TemporaryDirectory(dir=content.cache_root(), prefix=".work-") as workdir:
+        with tempfile.TemporaryDirectory(dir=cache.cache_root(), prefix=".work-") as workdir:
             if dataset.in_place:
                 process_in_place(dataset, progress)
             else:
@@ -215,34 +230,26 @@ def process(dataset_id: int) -> str:
     except Exception as exc:  # a bug or a broken disk must still end the upload with a message, not hang it
         logger.exception("processing dataset %s failed", dataset_id)
         return _fail(dataset, f"Processing failed unexpectedly: {type(exc).__name__}: {exc}", upload_name)
-    if upload_name:
-        content.storage().delete(upload_name)
-    _forget_replaced(dataset, old_hash, old_split)
+    storage.delete(upload_name)
+    # A re-validated dataset whose images or split changed: the old stored files, unless still used.
+    Dataset.objects.delete_unused_files(old_hash, old_split)
     return DatasetStatus.READY
 
 
-def _forget_replaced(dataset: Dataset, old_hash: str, old_split: str) -> None:
-    """A re-validated folder whose images or split changed: drop the old stored files nobody uses."""
-    if old_hash and old_hash != dataset.content_hash and not Dataset.objects.filter(content_hash=old_hash).exists():
-        content.delete_content(old_hash)
-    elif old_split and old_split != dataset.split_file and not Dataset.objects.filter(split_file=old_split).exists():
-        content.delete_split(old_split)
+def _mark_failed(dataset: Dataset, message: str) -> str:
+    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, stage="", progress=0, error=message)
+    return DatasetStatus.FAILED
 
 
 def _fail(dataset: Dataset, message: str, upload_name: str = "") -> str:
     if dataset.was_ready:
-        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, stage="", progress=0, error=message)
-        return DatasetStatus.FAILED
+        return _mark_failed(dataset, message)
     # A new dataset that failed leaves nothing: what it stored, its upload, its row.
     notices.remember(dataset, message)
     try:
         Dataset.objects.filter(pk=dataset.pk).delete()
     except ProtectedError:  # only ready datasets can be picked for experiments, but never lose the message
-        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, stage="", progress=0, error=message)
-        return DatasetStatus.FAILED
-    written = dataset.content_hash  # set by _publish only: what this attempt stored
-    if written and not Dataset.objects.filter(content_hash=written).exists():
-        content.delete_content(written)
-    if upload_name:
-        content.storage().delete(upload_name)
-    return "rejected"
+        return _mark_failed(dataset, message)
+    Dataset.objects.delete_unused_files(dataset.content_hash)  # set by _publish only: what this attempt stored
+    storage.delete(upload_name)
+    return REJECTED

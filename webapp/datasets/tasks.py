@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from webapp.core.queues import DATASETS, broker_queue
+from webapp.core.queues import Queue, send_after_commit
 from webapp.datasets.processing import process
 
 
-def send(dataset_id: int) -> None:
-    process_dataset.apply_async(args=[dataset_id], queue=broker_queue(DATASETS))
+def enqueue(dataset_id: int) -> None:
+    """Send the processing task once the transaction that marked the row `processing` has committed."""
+    send_after_commit(process_dataset, dataset_id, queue=Queue.DATASETS)
 
 
 @shared_task(name="datasets.process", ignore_result=True)

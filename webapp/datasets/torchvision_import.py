@@ -27,7 +27,7 @@ from torchvision import datasets as tv
 
 from training.layout import PlannedFile
 from training.registry import Registry
-from webapp.datasets.validation import DatasetRejected, listing
+from webapp.datasets.rejection import DatasetRejected, listing
 
 Progress = Callable[[int, int], None]
 

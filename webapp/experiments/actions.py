@@ -1,5 +1,5 @@
-"""What a user can do to an existing experiment, shared by the pages and the API: change the row
-atomically, send the task once that commits, and tell the live pages."""
+"""What a user can do with experiments, shared by the pages and the API: change the rows atomically,
+send the task once that commits, and tell the live pages."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ from django.db import transaction
 
 from webapp.experiments import live
 from webapp.experiments.models import Experiment
+from webapp.experiments.states import CancelOutcome
 from webapp.experiments.tasks import enqueue
 
 
-def cancel(experiment: Experiment) -> str:
-    """ "cancelled" (it was queued), "stopping" (the worker stops at the next batch) or "finished"."""
+def create(experiment: Experiment) -> Experiment:
+    """Save a new experiment (built by the form) as queued, and send its task once that commits."""
+    with transaction.atomic():
+        experiment.save()
+        enqueue(experiment)
+    return experiment
+
+
+def cancel(experiment: Experiment) -> CancelOutcome:
     outcome = experiment.request_cancel()
     live.send_status(experiment)
     return outcome
 
 
 def requeue(experiment: Experiment, extra_epochs: int = 0) -> bool:
-    """Resume a cancelled/failed experiment, or extend a finished one; False when its state does not allow it."""
+    """Resume a resumable experiment, or extend an extendable one; False when its state does not allow it."""
     with transaction.atomic():
         queued = experiment.requeue(extra_epochs)
         if queued:

@@ -1,4 +1,5 @@
-"""JSON API for experiments (session auth, CSRF on writes, team access through experiment_for)."""
+"""JSON API for experiments (session auth, CSRF on writes, team access through experiment_for).
+Experiments are answered with `Experiment.to_dict()`, metric rows with `EpochMetric.to_dict()`."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from webapp.core.queues import queue_for
 from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import ExperimentForm, ExtendForm
-from webapp.experiments.live import status_payload
-from webapp.experiments.views import queue_for
+from webapp.experiments.models import Experiment
+from webapp.experiments.states import CancelOutcome
 
 
 @api_view(["GET"])
 def experiment_list(request: Request) -> Response:
-    return Response([e.to_dict() for e in experiments_for(request.user)[:500]])
+    positions = Experiment.queue_positions()
+    return Response([e.to_dict(positions) for e in experiments_for(request.user)[:500]])
 
 
 @api_view(["GET"])
@@ -25,21 +28,16 @@ def experiment_detail(request: Request, pk: int) -> Response:
 
 @api_view(["GET"])
 def experiment_metrics(request: Request, pk: int) -> Response:
+    """Its state and every epoch's metrics so far: what the live page draws before its websocket connects."""
     experiment = experiment_for(request.user, pk)
-    return Response(
-        {
-            "experiment": experiment.pk,
-            **status_payload(experiment),
-            "epochs": [row.to_dict() for row in experiment.epoch_metrics.order_by("epoch")],
-        }
-    )
+    return Response({**experiment.summary_dict(), "history": experiment.history()})
 
 
 @api_view(["POST"])
 def experiment_cancel(request: Request, pk: int) -> Response:
     experiment = experiment_for(request.user, pk, write=True)
     outcome = actions.cancel(experiment)
-    if outcome == "finished":
+    if outcome == CancelOutcome.FINISHED:
         return Response({"error": f"the experiment has already {experiment.get_status_display().lower()}"}, status=409)
     return Response({"outcome": outcome, **experiment.to_dict()})
 

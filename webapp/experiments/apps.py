@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class ExperimentsConfig(AppConfig):
     name = "webapp.experiments"
     label = "experiments"
+
+    def ready(self) -> None:
+        from webapp.experiments.workers import register_inspect_commands
+
+        register_inspect_commands()

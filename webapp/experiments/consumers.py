@@ -7,8 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from webapp.experiments.access import experiment_for
-from webapp.experiments.live import group_name, status_payload, team_group_name
-from webapp.experiments.models import EpochMetric
+from webapp.experiments.live import group_name, team_group_name
 from webapp.teams.access import teams_of
 
 DENIED = 4403
@@ -45,13 +44,13 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def history(self, after_epoch: int) -> dict:
+        """Its state (as status messages carry it), the epochs after `after_epoch` and the log's tail."""
         experiment = experiment_for(self.scope["user"], self.experiment_id)
-        rows = EpochMetric.objects.filter(experiment=experiment, epoch__gt=after_epoch).order_by("epoch")
         return {
             "type": "history",
             "experiment": experiment.pk,
-            **status_payload(experiment),
-            "epochs": [row.to_dict() for row in rows],
+            **experiment.summary_dict(),
+            "history": experiment.history(after_epoch),
             "log": experiment.log_tail(),
         }
 
@@ -74,8 +73,8 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
         if await self.allowed():
             self.sent_epoch = max(after, self.sent_epoch)
             history = await self.history(self.sent_epoch)
-            if history["epochs"]:
-                self.sent_epoch = history["epochs"][-1]["epoch"]
+            if history["history"]:
+                self.sent_epoch = history["history"][-1]["epoch"]
             await self.send_json(history)
         else:
             await self.close(code=DENIED)

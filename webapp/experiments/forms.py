@@ -13,9 +13,13 @@ from training.config import GROUPS
 from training.preflight import Preflight, preflight
 from training.presets import KINDS as PRESET_KINDS
 from training.presets import list_presets, resolve_config
+from webapp.core.queues import queue_for
 from webapp.datasets.models import Dataset, DatasetStatus
-from webapp.experiments.models import Experiment, Priority, Status
-from webapp.teams.access import teams_of
+from webapp.experiments.access import experiments_for
+from webapp.experiments.files import final_model_path
+from webapp.experiments.models import Experiment, Priority
+from webapp.experiments.states import WITH_FINAL_MODEL
+from webapp.teams.access import writable_teams
 
 GROUP_TITLES = GROUPS
 PRESET_LABELS = {
@@ -70,48 +74,49 @@ class ExperimentForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        # Only ready datasets of teams where the user may create experiments.
+        self._limit_choices_to_the_users_teams()
+        self.preset_field_names = self._add_fields({f"preset_{kind}": preset_form_field(kind) for kind in PRESET_KINDS})
+        self.config_field_names = self._add_fields({i["name"]: config_form_field(i) for i in TrainConfig.fields_info()})
+        if clone_of is not None:
+            self.initial.update(clone_initial(clone_of, self.fields))
+        elif not self.is_bound:
+            # A new experiment starts from presets (the quick recipe unless the URL names others).
+            self.initial.update(presets_initial(presets or DEFAULT_PRESETS))
+        self.config: TrainConfig | None = None
+
+    def _limit_choices_to_the_users_teams(self) -> None:
+        # Only ready datasets of teams where the user may create experiments; earlier runs they may see.
         self.fields["dataset"].queryset = Dataset.objects.filter(
-            team__in=teams_of(user, write=True), status=DatasetStatus.READY
+            team__in=writable_teams(self.user), status=DatasetStatus.READY
         ).select_related("team")
         self.fields["dataset"].label_from_instance = lambda d: f"{d} ({d.team.name}, {d.num_images:,} images)"
-        self.fields["cloned_from"].queryset = Experiment.objects.filter(team__in=teams_of(user))
-        self.fields["init_from"].queryset = Experiment.objects.filter(
-            team__in=teams_of(user), status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY]
-        ).select_related("dataset")
+        self.fields["cloned_from"].queryset = experiments_for(self.user)
+        self.fields["init_from"].queryset = experiments_for(self.user).filter(status__in=WITH_FINAL_MODEL)
         self.fields["init_from"].label_from_instance = lambda e: (
             f"#{e.pk} {e.name} ({e.config.get('arch')}, {e.dataset.name})"
         )
-        self.preset_field_names = []
-        for kind in PRESET_KINDS:
-            choices = [("", "—")] + [(p["name"], p["name"]) for p in list_presets(kind)]
-            name = f"preset_{kind}"
-            self.fields[name] = forms.ChoiceField(choices=choices, required=False, label=PRESET_LABELS[kind])
-            self.preset_field_names.append(name)
-        self.config_field_names = []
-        for info in TrainConfig.fields_info():
-            self.fields[info["name"]] = config_form_field(info)
-            self.config_field_names.append(info["name"])
-        if clone_of is None and not self.is_bound:
-            # A new experiment starts from presets (the quick recipe unless the URL names others).
-            chosen = presets or DEFAULT_PRESETS
-            self.initial.update(resolve_config(chosen).to_dict())
-            self.initial.update({f"preset_{kind}": name for kind, name in _kinds_of(chosen).items()})
-        if clone_of is not None:
-            self.initial.update(
-                {
-                    **{k: v for k, v in clone_of.config.items() if k in self.fields},
-                    "name": f"{clone_of.name} (clone)",
-                    "description": clone_of.description,
-                    "dataset": clone_of.dataset_id,
-                    "tags": ", ".join(clone_of.tags),
-                    "priority": clone_of.priority,
-                    "cloned_from": clone_of.pk,
-                    "init_from": clone_of.init_from_id,
-                    **{f"preset_{kind}": name for kind, name in _kinds_of(clone_of.presets).items()},
-                }
-            )
-        self.config: TrainConfig | None = None
+
+    def _add_fields(self, fields: dict[str, forms.Field]) -> list[str]:
+        self.fields.update(fields)
+        return list(fields)
+
+    def new_experiment(self, owner) -> Experiment:
+        """The experiment this valid form describes (unsaved), with its full resolved config."""
+        data = self.cleaned_data
+        return Experiment(
+            team=data["dataset"].team,
+            owner=owner,
+            dataset=data["dataset"],
+            name=data["name"],
+            description=data["description"],
+            tags=data["tags"],
+            priority=data["priority"],
+            config=self.config.to_dict(),
+            queue=queue_for(self.config),
+            cloned_from=data.get("cloned_from"),
+            presets=self.chosen_presets(),
+            init_from=data.get("init_from"),
+        )
 
     def preset_fields(self) -> list:
         return [self[name] for name in self.preset_field_names]
@@ -165,9 +170,37 @@ class ExperimentForm(forms.Form):
         return cleaned
 
 
+def preset_form_field(kind: str) -> forms.Field:
+    choices = [("", "—")] + [(p["name"], p["name"]) for p in list_presets(kind)]
+    return forms.ChoiceField(choices=choices, required=False, label=PRESET_LABELS[kind])
+
+
 def _kinds_of(names: list[str]) -> dict[str, str]:
     by_kind = {p["name"]: p["kind"] for p in list_presets()}
     return {by_kind[name]: name for name in names if name in by_kind}
+
+
+def presets_initial(names: list[str]) -> dict[str, Any]:
+    """The form's values for a new experiment from these presets: the resolved config and the preset fields."""
+    return {
+        **resolve_config(names).to_dict(),
+        **{f"preset_{kind}": name for kind, name in _kinds_of(names).items()},
+    }
+
+
+def clone_initial(source: Experiment, fields: dict[str, forms.Field]) -> dict[str, Any]:
+    """The form's values for a clone: the source's exact config, data, tags, priority and presets."""
+    return {
+        **{k: v for k, v in source.config.items() if k in fields},
+        "name": f"{source.name} (clone)",
+        "description": source.description,
+        "dataset": source.dataset_id,
+        "tags": ", ".join(source.tags),
+        "priority": source.priority,
+        "cloned_from": source.pk,
+        "init_from": source.init_from_id,
+        **{f"preset_{kind}": name for kind, name in _kinds_of(source.presets).items()},
+    }
 
 
 def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experiment | None) -> Preflight:
@@ -175,8 +208,6 @@ def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experimen
     library's preflight (weights in the torch cache, loss for the class count, a validation split for
     early stopping, something to transfer from, the batch size against the training split), once the
     web's own questions are answered: the earlier run has a saved model, the dataset can be read."""
-    from webapp.experiments.tasks import final_model_path
-
     start = None
     if init_from is not None:
         start = final_model_path(init_from.pk)

@@ -1,9 +1,10 @@
 """Sending live messages from outside a consumer (the worker, views).
 
 Per experiment, to the group `experiment.<id>`: {"type": <kind>, "experiment": <id>, ...payload}
-with kinds epoch, status, progress and log. Per team, to the group `team.<id>.experiments`: a
-summary of an experiment whose state changed, for the lists. Consumers have one handler per kind
-and check permission before they forward anything.
+with kinds epoch (payload: "metrics", an EpochMetric's dictionary), status (the experiment's
+`summary_dict()` and "started"), progress and log. Per team, to the group `team.<id>.experiments`:
+{"type": "changed", "experiment": <id>, ...summary_dict()} of an experiment whose state changed, for
+the lists. Consumers have one handler per kind and check permission before they forward anything.
 """
 
 from __future__ import annotations
@@ -40,36 +41,17 @@ def send_epoch(experiment_id: int, metrics: dict[str, Any]) -> None:
     send(experiment_id, "epoch", {"metrics": metrics})
 
 
-def status_payload(experiment) -> dict[str, Any]:
-    return {
-        "status": experiment.status,
-        "status_label": experiment.get_status_display(),
-        "error": experiment.error,
-        "test_metrics": experiment.test_summary,
-        "total_epochs": experiment.epochs,
-        "checkpoint_epoch": experiment.checkpoint_epoch,
-        "best_epoch": experiment.best_epoch,
-        "stop_reason": experiment.stop_reason,
-        "cancel_requested": experiment.cancel_requested,
-        "started_at": experiment.started_at.isoformat() if experiment.started_at else None,
-        "finished_at": experiment.finished_at.isoformat() if experiment.finished_at else None,
-    }
-
-
 def send_status(experiment, started: bool = False) -> None:
     """The experiment's page and its team's lists learn the new state. `started`: a worker has just
     (re)started the run, which redoes every epoch after `checkpoint_epoch`."""
-    send(experiment.pk, "status", {**status_payload(experiment), "started": started})
-    send_team_update(experiment)
-
-
-def send_team_update(experiment) -> None:
+    summary = experiment.summary_dict()
+    send(experiment.pk, "status", {**summary, "started": started})
     async_to_sync(get_channel_layer().group_send)(
         team_group_name(experiment.team_id),
         {
             "type": "experiment.changed",
             "team": experiment.team_id,
-            "message": {"type": "changed", "experiment": experiment.pk, "status": experiment.status},
+            "message": {"type": "changed", "experiment": experiment.pk, **summary},
         },
     )
 

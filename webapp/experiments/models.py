@@ -7,22 +7,11 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
+from webapp.core.queues import TRAINING_QUEUES, Queue
+from webapp.core.serialize import iso
 from webapp.datasets.models import Dataset
+from webapp.experiments.states import EXTENDABLE, RESUMABLE, CancelOutcome, Status
 from webapp.teams.models import Team
-
-
-class Status(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    STOPPED_EARLY = "stopped_early", "Stopped early"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-class Queue(models.TextChoices):
-    GPU = "gpu", "GPU"
-    CPU = "cpu", "CPU"
 
 
 class Priority(models.TextChoices):
@@ -45,7 +34,7 @@ class Experiment(models.Model):
     description = models.TextField(blank=True)
     config = models.JSONField(help_text="the full resolved training config")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    queue = models.CharField(max_length=8, choices=Queue.choices, default=Queue.CPU)
+    queue = models.CharField(max_length=8, choices=[(q.value, q.label) for q in TRAINING_QUEUES], default=Queue.CPU)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     tags = models.JSONField(default=list, blank=True)
     presets = models.JSONField(default=list, blank=True, help_text="the presets the form started from, in order")
@@ -89,6 +78,10 @@ class Experiment(models.Model):
         return int(self.config.get("epochs", 0))
 
     @property
+    def is_queued(self) -> bool:
+        return self.status == Status.QUEUED
+
+    @property
     def test_summary(self) -> dict | None:
         """Test metrics without the per-sample predictions (those are for the results page)."""
         if not self.test_metrics:
@@ -113,7 +106,7 @@ class Experiment(models.Model):
         return positions
 
     def queue_position(self) -> int | None:
-        return Experiment.queue_positions().get(self.pk) if self.status == Status.QUEUED else None
+        return Experiment.queue_positions().get(self.pk) if self.is_queued else None
 
     def claim(self, worker: str) -> bool:
         """Atomically move queued -> running; False when someone else has it or it was cancelled."""
@@ -132,30 +125,30 @@ class Experiment(models.Model):
             setattr(self, name, value)
         self.save(update_fields=["status", "error", "finished_at", "test_metrics", "cancel_requested", *fields])
 
-    def request_cancel(self) -> str:
+    def request_cancel(self) -> CancelOutcome:
         """A queued experiment is cancelled at once (it never starts); a running one stops at its next batch."""
         now = timezone.now()
         if Experiment.objects.filter(pk=self.pk, status=Status.QUEUED).update(
             status=Status.CANCELLED, finished_at=now, cancel_requested=False
         ):
-            self.refresh_from_db()
-            return "cancelled"
-        if Experiment.objects.filter(pk=self.pk, status=Status.RUNNING).update(cancel_requested=True):
-            self.refresh_from_db()
-            return "stopping"
+            outcome = CancelOutcome.CANCELLED
+        elif Experiment.objects.filter(pk=self.pk, status=Status.RUNNING).update(cancel_requested=True):
+            outcome = CancelOutcome.STOPPING
+        else:
+            outcome = CancelOutcome.FINISHED
         self.refresh_from_db()
-        return "finished"
+        return outcome
 
     def requeue(self, extra_epochs: int = 0) -> bool:
-        """Back to the queue: resume a cancelled/failed run or extend a finished one by `extra_epochs`.
+        """Back to the queue: resume a RESUMABLE run, or extend an EXTENDABLE one by `extra_epochs`.
 
         The worker continues from the last checkpoint. False when the experiment is not in a state
         that allows it (it changed meanwhile)."""
         rows = Experiment.objects.filter(pk=self.pk)
         if extra_epochs:  # only a finished run with a checkpoint to continue from
-            rows = rows.filter(status__in=[Status.SUCCEEDED, Status.STOPPED_EARLY], checkpoint_epoch__isnull=False)
+            rows = rows.filter(status__in=EXTENDABLE, checkpoint_epoch__isnull=False)
         else:
-            rows = rows.filter(status__in=[Status.CANCELLED, Status.FAILED])
+            rows = rows.filter(status__in=RESUMABLE)
         updates = {
             "status": Status.QUEUED,
             "queued_at": timezone.now(),
@@ -179,41 +172,52 @@ class Experiment(models.Model):
     def log_tail(self, lines: int = 200) -> list[str]:
         return self.log.splitlines()[-lines:]
 
-    def to_dict(self) -> dict:
+    def history(self, after_epoch: int = 0) -> list[dict]:
+        """The recorded epochs after `after_epoch`, in order, as EpochMetric dictionaries."""
+        return [row.to_dict() for row in self.epoch_metrics.filter(epoch__gt=after_epoch).order_by("epoch")]
+
+    # --- as JSON: one dictionary for the API, the websockets and the pages ---------------------------
+    def summary_dict(self, positions: dict[int, int] | None = None) -> dict:
+        """Its state: what lists show and what the live page follows (status messages carry exactly this).
+        `positions`: Experiment.queue_positions() when serializing many (computed once for all)."""
+        position = positions.get(self.pk) if positions is not None else self.queue_position()
         return {
             "id": self.pk,
             "name": self.name,
-            "description": self.description,
-            "team": self.team_id,
-            "dataset": self.dataset_id,
-            "dataset_name": self.dataset.name,
-            "owner": self.owner.get_username(),
+            "url": self.get_absolute_url(),
             "status": self.status,
             "status_label": self.get_status_display(),
             "queue": self.queue,
             "priority": self.priority,
-            "tags": self.tags,
-            "presets": self.presets,
-            "config": self.config,
-            "init_from": self.init_from_id,
-            "error": self.error,
-            "test_metrics": self.test_summary,
+            "queue_position": position,
             "epochs": self.epochs,
             "checkpoint_epoch": self.checkpoint_epoch,
             "best_epoch": self.best_epoch,
             "stop_reason": self.stop_reason,
             "cancel_requested": self.cancel_requested,
-            "queue_position": self.queue_position(),
-            "url": self.get_absolute_url(),
-            "created_at": _iso(self.created_at),
-            "queued_at": _iso(self.queued_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "error": self.error,
+            "test_metrics": self.test_summary,
+            "queued_at": iso(self.queued_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
         }
 
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+    def to_dict(self, positions: dict[int, int] | None = None) -> dict:
+        """Everything about it: its state (`summary_dict`) and what it is (config, data, owner, origin)."""
+        return {
+            **self.summary_dict(positions),
+            "description": self.description,
+            "team": self.team_id,
+            "dataset": self.dataset_id,
+            "dataset_name": self.dataset.name,
+            "owner": self.owner.get_username(),
+            "tags": self.tags,
+            "presets": self.presets,
+            "config": self.config,
+            "cloned_from": self.cloned_from_id,
+            "init_from": self.init_from_id,
+            "created_at": iso(self.created_at),
+        }
 
 
 class EpochMetric(models.Model):

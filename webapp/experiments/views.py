@@ -1,28 +1,28 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from training.config import TrainConfig
 from training.presets import PRESETS
 from webapp.datasets.access import datasets_for
-from webapp.experiments import actions, live
+from webapp.experiments import actions, states
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm
-from webapp.experiments.models import Experiment, Queue, Status
-from webapp.experiments.tasks import enqueue
-from webapp.experiments.workers import online_workers
-from webapp.teams.access import can_write, teams_of
+from webapp.experiments.models import Experiment
+from webapp.experiments.states import ACTIVE, CancelOutcome, Status
+from webapp.experiments.workers import workers_seen_by
+from webapp.teams.access import can_write, writable_teams
 
-QUEUE_FOR_DEVICE = {"cuda": Queue.GPU, "cpu": Queue.CPU}
-
-
-def queue_for(config: TrainConfig) -> str:
-    return QUEUE_FOR_DEVICE.get(config.device, settings.TRAINYARD_AUTO_QUEUE)
+# What the page says after a cancel request, by what it did.
+CANCEL_MESSAGES = {
+    CancelOutcome.CANCELLED: (messages.SUCCESS, "Cancelled: the experiment was still queued and will not start."),
+    CancelOutcome.STOPPING: (messages.INFO, "Stopping at the next batch; the last epoch's checkpoint is kept."),
+    CancelOutcome.FINISHED: (messages.ERROR, "Nothing to cancel: the experiment has already {status}."),
+}
 
 
 def experiment_lists(user) -> dict:
@@ -35,8 +35,17 @@ def experiment_lists(user) -> dict:
     return {
         "running": experiments.filter(status=Status.RUNNING),
         "queued": queued,
-        "finished": experiments.exclude(status__in=[Status.QUEUED, Status.RUNNING])[:200],
+        "finished": experiments.exclude(status__in=ACTIVE)[:200],
     }
+
+
+def config_groups(experiment: Experiment) -> list[tuple[str, list[tuple[str, object]]]]:
+    """(group title, [(field label, value)]) of the stored config, for the page."""
+    infos = {i["name"]: i for i in TrainConfig.fields_info()}
+    return [
+        (title, [(infos[k]["label"], v) for k, v in experiment.config.items() if k in infos and infos[k]["group"] == g])
+        for g, title in GROUP_TITLES.items()
+    ]
 
 
 @login_required
@@ -47,7 +56,7 @@ def dashboard(request):
         {
             **experiment_lists(request.user),
             "datasets": datasets_for(request.user),
-            "can_create": teams_of(request.user, write=True).exists(),
+            "can_create": writable_teams(request.user).exists(),
         },
     )
 
@@ -61,9 +70,7 @@ def experiment_tables(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def experiment_create(request):
-    source = None
-    if request.method == "GET" and request.GET.get("clone"):
-        source = experiment_for(request.user, request.GET["clone"])
+    source = experiment_for(request.user, request.GET["clone"]) if request.GET.get("clone") else None
     asked = request.GET.getlist("preset")
     unknown = [name for name in asked if name not in PRESETS]
     if unknown:
@@ -72,52 +79,28 @@ def experiment_create(request):
         request.POST or None, user=request.user, clone_of=source, presets=[name for name in asked if name in PRESETS]
     )
     if request.method == "POST" and form.is_valid():
-        dataset = form.cleaned_data["dataset"]
-        with transaction.atomic():
-            experiment = Experiment.objects.create(
-                team=dataset.team,
-                owner=request.user,
-                dataset=dataset,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                tags=form.cleaned_data["tags"],
-                priority=form.cleaned_data["priority"],
-                config=form.config.to_dict(),
-                queue=queue_for(form.config),
-                cloned_from=form.cleaned_data.get("cloned_from"),
-                presets=form.chosen_presets(),
-                init_from=form.cleaned_data.get("init_from"),
-            )
-            enqueue(experiment)
-        return redirect(experiment)
-    return render(
-        request,
-        "experiments/create.html",
-        {
-            "form": form,
-            "clone_of": source,
-            "presets_catalog": form.presets_catalog(),
-        },
-    )
+        return redirect(actions.create(form.new_experiment(request.user)))
+    context = {"form": form, "clone_of": source, "presets_catalog": form.presets_catalog()}
+    return render(request, "experiments/create.html", context)
 
 
 @login_required
 def experiment_detail(request, pk: int):
     experiment = experiment_for(request.user, pk)
-    infos = {i["name"]: i for i in TrainConfig.fields_info()}
-    config_groups = [
-        (title, [(infos[k]["label"], v) for k, v in experiment.config.items() if k in infos and infos[k]["group"] == g])
-        for g, title in GROUP_TITLES.items()
-    ]
+    page_data = {
+        "experiment": experiment.summary_dict(),
+        "states": states.for_pages(),
+        "metrics_url": reverse("api_experiment_metrics", args=[experiment.pk]),
+    }
     return render(
         request,
         "experiments/detail.html",
         {
             "experiment": experiment,
-            "config_groups": config_groups,
+            "config_groups": config_groups(experiment),
             "can_write": can_write(request.user, experiment.team_id),
             "log_lines": experiment.log_tail(),
-            "live_info": {"id": experiment.pk, **live.status_payload(experiment)},
+            "page_data": page_data,
         },
     )
 
@@ -126,15 +109,8 @@ def experiment_detail(request, pk: int):
 @require_POST
 def experiment_cancel(request, pk: int):
     experiment = experiment_for(request.user, pk, write=True)
-    outcome = actions.cancel(experiment)
-    if outcome == "cancelled":
-        messages.success(request, "Cancelled: the experiment was still queued and will not start.")
-    elif outcome == "stopping":
-        messages.info(request, "Stopping at the next batch; the last epoch's checkpoint is kept.")
-    else:
-        messages.error(
-            request, f"Nothing to cancel: the experiment has already {experiment.get_status_display().lower()}."
-        )
+    level, text = CANCEL_MESSAGES[actions.cancel(experiment)]
+    messages.add_message(request, level, text.format(status=experiment.get_status_display().lower()))
     return redirect(experiment)
 
 
@@ -174,8 +150,4 @@ def experiment_extend(request, pk: int):
 
 @login_required
 def workers(request):
-    found = online_workers()
-    visible = {e.pk: e for e in experiments_for(request.user).filter(pk__in=[i for w in found for i in w["running"]])}
-    for worker in found:
-        worker["experiments"] = [visible.get(i) for i in worker["running"]]
-    return render(request, "experiments/workers.html", {"workers": found})
+    return render(request, "experiments/workers.html", {"workers": workers_seen_by(request.user)})

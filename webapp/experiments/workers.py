@@ -1,5 +1,5 @@
 """Online workers, from Celery's own remote inspection (ping, stats, active queues, active tasks) and
-a custom inspect command that reports each worker's device."""
+a custom inspect command that reports each worker's device (registered by the app's `ready()`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from celery.worker.control import inspect_command
 from django.conf import settings
 
 from webapp.celery import app
+from webapp.experiments.access import experiments_for
+from webapp.experiments.tasks import run_experiment
 
 
-@inspect_command()
+def register_inspect_commands() -> None:
+    """Make `trainyard_device` answerable by every worker process (called from ExperimentsConfig.ready)."""
+    inspect_command()(trainyard_device)
+
+
 def trainyard_device(state) -> dict[str, Any]:
     """Runs inside the worker: what it trains on."""
     import torch
@@ -62,7 +68,7 @@ def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
     inspect = app.control.inspect(destination=names, timeout=timeout)
     queues = inspect.active_queues() or {}
     active = inspect.active() or {}
-    devices = inspect._request("trainyard_device") or {}
+    devices = inspect._request(trainyard_device.__name__) or {}
     prefix = settings.TRAINYARD_QUEUE_PREFIX
     workers = []
     for name in sorted(names):
@@ -72,7 +78,7 @@ def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
         running = [
             task["args"][0]
             for task in active.get(name, [])
-            if task.get("name") == "experiments.run" and task.get("args")
+            if task.get("name") == run_experiment.name and task.get("args")
         ]
         info = stats[name]
         workers.append(
@@ -90,3 +96,14 @@ def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
             }
         )
     return workers
+
+
+def workers_seen_by(user) -> list[dict[str, Any]]:
+    """The online workers, each with "experiments": what it runs, as Experiment rows where `user` may see
+    them and None where not (another team's run is shown as busy, nothing more)."""
+    found = online_workers()
+    running = [i for worker in found for i in worker["running"]]
+    visible = {e.pk: e for e in experiments_for(user).filter(pk__in=running)}
+    for worker in found:
+        worker["experiments"] = [visible.get(i) for i in worker["running"]]
+    return found

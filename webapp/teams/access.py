@@ -6,29 +6,34 @@ who asks to change something gets a 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from webapp.teams.models import WRITE_ROLES, Membership, Team
+from webapp.teams.models import WRITE_ROLES, Membership, Role, Team
 
 
-def teams_of(user, write: bool = False) -> QuerySet[Team]:
+def _teams_where(user, roles: Iterable[str]) -> QuerySet[Team]:
     if not user.is_authenticated:
         return Team.objects.none()
-    memberships = Membership.objects.filter(user=user)
-    if write:
-        memberships = memberships.filter(role__in=WRITE_ROLES)
+    memberships = Membership.objects.filter(user=user, role__in=list(roles))
     return Team.objects.filter(pk__in=memberships.values("team_id"))
 
 
-def team_for(user, pk: int, write: bool = False) -> Team:
-    team = teams_of(user).filter(pk=pk).first()
-    if team is None:
-        raise Http404("No such team")
-    if write and team.role_of(user) not in WRITE_ROLES:
-        raise PermissionDenied("Viewers cannot change this team's objects")
-    return team
+def teams_of(user) -> QuerySet[Team]:
+    """The teams `user` belongs to, in any role: what they may see."""
+    return _teams_where(user, Role.values)
+
+
+def writable_teams(user) -> QuerySet[Team]:
+    """The teams where `user` may create and change things (owners and members; not viewers)."""
+    return _teams_where(user, WRITE_ROLES)
+
+
+def can_write(user, team_id: int) -> bool:
+    return writable_teams(user).filter(pk=team_id).exists()
 
 
 def visible(queryset: QuerySet, user, team_field: str = "team") -> QuerySet:
@@ -47,9 +52,3 @@ def object_for(queryset: QuerySet, user, pk, write: bool = False, team_field: st
     if write and not can_write(user, getattr(obj, f"{team_field}_id")):
         raise PermissionDenied("Viewers cannot change this")
     return obj
-
-
-def can_write(user, team_id: int) -> bool:
-    return (
-        user.is_authenticated and Membership.objects.filter(user=user, team_id=team_id, role__in=WRITE_ROLES).exists()
-    )

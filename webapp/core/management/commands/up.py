@@ -16,7 +16,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from webapp.core import embedded_redis
-from webapp.core.queues import DATASETS, broker_queue
+from webapp.core.queues import TRAINING_QUEUES, Queue, broker_queue
+
+
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server bound to `host` (all addresses: the loopback one)."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::"} else host
 
 
 class Command(BaseCommand):
@@ -29,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("TRAINYARD_PORT", "8000")))
         parser.add_argument(
             "--queues",
-            default=os.environ.get("TRAINYARD_WORKER_QUEUES", "gpu,cpu"),
+            default=os.environ.get("TRAINYARD_WORKER_QUEUES", ",".join(TRAINING_QUEUES)),
             help="queues the local worker consumes",
         )
 
@@ -42,70 +47,41 @@ class Command(BaseCommand):
             self._prepare()
             credentials = self._demo() if settings.TRAINYARD_DEMO else None
             env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
-            if settings.EMBEDDED_REDIS and not embedded_redis.is_up(settings.REDIS_URL):
-                sock = Path(settings.REDIS_URL.removeprefix("unix://"))
-                self.stdout.write(f"starting the embedded Redis on {sock}")
-                self.children.append(("redis", embedded_redis.start(sock, Path(settings.DATA_DIR) / "redis.log")))
-            elif not embedded_redis.is_up(settings.REDIS_URL):
-                raise CommandError(f"no Redis answers at REDIS_URL={settings.REDIS_URL}")
-            broker_queues = ",".join(broker_queue(q.strip()) for q in queues.split(","))
-            self._spawn(
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "webapp",
-                    "worker",
-                    "-Q",
-                    broker_queues,
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    "1",
-                    "-n",
-                    "trainyard-local@%h",
-                    "-l",
-                    "info",
-                ],
-                env,
-            )
+            self._start_redis()
+            self._spawn("worker", self._worker_args([q.strip() for q in queues.split(",")], 1, "trainyard-local"), env)
             # Dataset uploads are processed by their own worker, so they never wait behind a training run.
-            self._spawn(
-                "dataset worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "webapp",
-                    "worker",
-                    "-Q",
-                    broker_queue(DATASETS),
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    "2",
-                    "-n",
-                    "trainyard-datasets@%h",
-                    "-l",
-                    "info",
-                ],
-                env,
-            )
+            self._spawn("dataset worker", self._worker_args([Queue.DATASETS], 2, "trainyard-datasets"), env)
             self._spawn(
                 "web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "webapp.asgi:application"], env
             )
             self._wait_for_port(host, port)
-            shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
-            self.stdout.write(self.style.SUCCESS(f"\nTrainyard is running at http://{shown_host}:{port}/"))
-            if credentials:
-                self.stdout.write(self.style.SUCCESS(f"Sign in as {credentials}"))
-            self.stdout.write("Press Ctrl-C to stop.\n")
+            self._greet(host, port, credentials)
             self._watch()
         finally:
             self._stop_all()
+
+    def _start_redis(self) -> None:
+        if settings.EMBEDDED_REDIS and not embedded_redis.is_up(settings.REDIS_URL):
+            sock = Path(settings.REDIS_URL.removeprefix("unix://"))
+            self.stdout.write(f"starting the embedded Redis on {sock}")
+            self.children.append(("redis", embedded_redis.start(sock, Path(settings.DATA_DIR) / "redis.log")))
+        elif not embedded_redis.is_up(settings.REDIS_URL):
+            raise CommandError(f"no Redis answers at REDIS_URL={settings.REDIS_URL}")
+
+    @staticmethod
+    def _worker_args(queues: list[str], concurrency: int, name: str) -> list[str]:
+        return [
+            *(sys.executable, "-m", "celery", "-A", "webapp", "worker"),
+            *("-Q", ",".join(broker_queue(q) for q in queues)),
+            *("--pool", "threads", "--concurrency", str(concurrency)),
+            *("-n", f"{name}@%h", "-l", "info"),
+        ]
+
+    def _greet(self, host: str, port: int, credentials: str | None) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nTrainyard is running at http://{_reachable(host)}:{port}/"))
+        if credentials:
+            self.stdout.write(self.style.SUCCESS(f"Sign in as {credentials}"))
+        self.stdout.write("Press Ctrl-C to stop.\n")
 
     def _prepare(self) -> None:
         self.stdout.write("migrating the database")
@@ -116,7 +92,7 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stopping:
             try:
-                with socket.create_connection(("127.0.0.1" if host in {"0.0.0.0", "::"} else host, port), timeout=1):
+                with socket.create_connection((_reachable(host), port), timeout=1):
                     return
             except OSError:
                 for name, proc in self.children:

@@ -11,10 +11,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from webapp.datasets import intake, notices
 from webapp.datasets.archives import check_archive
+from webapp.datasets.forms import MAX_EVAL_FRACTION
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.datasets.processing import process
+from webapp.datasets.rejection import DatasetRejected, Limits
 from webapp.datasets.torchvision_import import SOURCES
-from webapp.datasets.validation import DatasetRejected, Limits
 from webapp.teams.models import Team
 
 
@@ -44,8 +45,10 @@ class Command(BaseCommand):
         team = Team.objects.filter(name=o["team"]).first()
         if team is None:
             raise CommandError(f"no team named {o['team']!r}")
-        if not (0 <= o["val"] < 1 and 0 <= o["test"] < 1 and o["val"] + o["test"] <= 0.9):
-            raise CommandError("--val and --test must be fractions that leave at least 10% for training")
+        if not (0 <= o["val"] < 1 and 0 <= o["test"] < 1 and o["val"] + o["test"] <= MAX_EVAL_FRACTION):
+            raise CommandError(
+                f"--val and --test must be fractions that leave at least {1 - MAX_EVAL_FRACTION:.0%} for training"
+            )
         if intake.busy_version(team, o["name"]):
             raise CommandError(f"a version of {o['name']} is still being processed")
         dataset = Dataset(

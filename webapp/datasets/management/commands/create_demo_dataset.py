@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from webapp.datasets import intake
 from webapp.datasets.demo import DEMO_NAME, write_digits_folder
 from webapp.datasets.models import Dataset, DatasetSource
-from webapp.datasets.validation import DatasetRejected
+from webapp.datasets.rejection import DatasetRejected
 from webapp.teams.models import Team
 
 DEMO_ROOT = "datasets/builtin/digits"
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, team: str, **options):
         team_obj, _ = Team.objects.get_or_create(name=team)
-        existing = Dataset.objects.filter(team=team_obj, name=DEMO_NAME).order_by("-version").first()
+        existing = Dataset.objects.versions_of(team_obj.pk, DEMO_NAME).first()
         if existing is not None and existing.path.is_dir() and existing.is_ready and existing.split_file:
             self.stdout.write(f"demo dataset already there: {existing.path}")
             return
@@ -33,9 +33,7 @@ class Command(BaseCommand):
         if not dataset.path.is_dir():
             write_digits_folder(dataset.path)
         try:
-            dataset.scan()  # every image checked, statistics and health report, in this process
-            with transaction.atomic():
-                dataset.save()
+            intake.add_in_place(dataset)  # every image checked, statistics and health report, in this process
         except DatasetRejected as exc:
             raise CommandError(f"could not register the demo dataset: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"demo dataset: {dataset.num_images} images in {dataset.path}"))

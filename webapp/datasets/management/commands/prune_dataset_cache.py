@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from webapp.datasets import content
+from webapp.datasets import cache
 from webapp.datasets.models import Dataset
 
 LEFTOVER_AGE = 24 * 3600  # staging folders younger than this may belong to processing in progress
@@ -46,7 +46,7 @@ class Command(BaseCommand):
             if dry_run:
                 continue
             if path.is_dir():
-                with content.cache_lock(name) if len(name) == 64 else nullcontext():
+                with cache.cache_lock(name) if len(name) == 64 else nullcontext():
                     shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
