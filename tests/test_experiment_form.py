@@ -132,3 +132,56 @@ def test_a_pretrained_backbone_is_accepted_when_its_weights_are_in_the_torch_cac
         )
     assert response.status_code == 302
     assert Experiment.objects.get().config["pretrained"] is True
+
+
+def quick_form(dataset, **changes) -> dict:
+    """The form as the quick recipe fills it in (the page's script copies a preset's values to the fields)."""
+    values = {
+        k: ("on" if v else "") if isinstance(v, bool) else v for k, v in resolve_config(["quick"]).to_dict().items()
+    }
+    return experiment_form(dataset, **{**values, "preset_recipe": "quick", "device": "cpu", **changes})
+
+
+def test_the_preview_shows_the_steps_and_warns_about_too_few(client, owner, tiny_dataset):
+    client.force_login(owner)
+    data = client.post(reverse("api_resolve_config"), experiment_form(tiny_dataset)).json()  # batch 8, 2 epochs
+    assert data["steps"] == {
+        "per_epoch": 3,
+        "total": 6,
+        "train_images": 24,
+        "text": "6 optimizer steps in total (3 per epoch: 24 training images in batches of 8, 2 epochs)",
+    }
+    assert data["warnings"]["epochs"].startswith("Only 6 optimizer steps in total")
+    assert data["adapted"] == ""  # no recipe chosen: nothing adapts
+
+    enough = client.post(reverse("api_resolve_config"), experiment_form(tiny_dataset, epochs=40)).json()
+    assert enough["steps"]["total"] == 120 and "epochs" not in enough["warnings"]
+
+
+def test_the_recipe_adapts_to_the_dataset_and_the_adapted_config_is_saved(
+    client, owner, tiny_dataset, django_capture_on_commit_callbacks
+):
+    client.force_login(owner)
+    preview = client.post(reverse("api_resolve_config"), quick_form(tiny_dataset)).json()
+    assert (preview["config"]["batch_size"], preview["config"]["epochs"]) == (8, 50)  # 24 images: 3 steps an epoch
+    assert preview["adapted"].startswith("batch_size 64 → 8 and epochs 8 → 50 for 24 training images")
+    assert preview["steps"]["total"] == 150 and "epochs" not in preview["warnings"]
+    with django_capture_on_commit_callbacks():
+        client.post(reverse("experiment_create"), quick_form(tiny_dataset))
+    saved = Experiment.objects.get()
+    assert saved.config == preview["config"] and saved.presets == ["quick"]
+
+
+def test_a_value_the_user_changed_wins_over_the_adaptation(client, owner, tiny_dataset):
+    client.force_login(owner)
+    preview = client.post(reverse("api_resolve_config"), quick_form(tiny_dataset, batch_size=4)).json()
+    assert (preview["config"]["batch_size"], preview["config"]["epochs"]) == (4, 25)  # 6 steps an epoch
+    preview = client.post(reverse("api_resolve_config"), quick_form(tiny_dataset, batch_size=4, epochs=3)).json()
+    assert (preview["config"]["batch_size"], preview["config"]["epochs"]) == (4, 3)
+    assert preview["warnings"]["epochs"].startswith("Only 18 optimizer steps")
+
+
+def test_the_page_shows_the_steps_and_the_warnings_box(client, owner, tiny_dataset):
+    client.force_login(owner)
+    page = client.get(reverse("experiment_create")).content.decode()
+    assert 'id="resolved-steps"' in page and 'id="resolved-warnings"' in page

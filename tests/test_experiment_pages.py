@@ -157,3 +157,12 @@ def test_the_api_and_the_page_describe_an_experiment_with_one_dictionary(client,
     assert listed == [detail]
     metrics = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
     assert metrics == {**summary, "history": []}
+
+
+def test_the_page_and_the_api_show_the_runs_length_in_optimizer_steps(client, make_experiment, owner):
+    experiment = make_experiment(epochs=5)  # batch 8 on 24 training images
+    client.force_login(owner)
+    page = client.get(experiment.get_absolute_url()).content.decode()
+    assert "15 optimizer steps in total (3 per epoch: 24 training images in batches of 8, 5 epochs)." in page
+    data = client.get(reverse("api_experiment_detail", args=[experiment.pk])).json()
+    assert data["steps"]["total"] == 15

@@ -10,8 +10,11 @@ Runs the same pipeline as the web workers and prints its progress. Examples:
 
 The folder is read by the same layout rules as the web's uploads (`training.layout`), and the run is
 checked by the same preflight as the web form: problems are printed by config field (exit status 2)
-before anything trains. Ctrl-C once stops after the current batch, keeping the last epoch's checkpoint
-(exit status 1).
+before anything trains; warnings (too few optimizer steps, a validation split too small to stop early
+on, ...) are printed and the run goes ahead. With --data, a recipe's batch size and epochs adapt to the
+training split (`training.presets.Needs`; --set batch_size/epochs win), and --show-config prints the
+resolved config with its number of optimizer steps (on stderr). Ctrl-C once stops after the current
+batch, keeping the last epoch's checkpoint (exit status 1).
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from training.engine import fit
 from training.models import list_models, model_info
 from training.optim import list_optimizers, list_schedulers
 from training.preflight import preflight
-from training.presets import list_presets, resolve_config
+from training.presets import Resolved, list_presets
+from training.presets import resolve as resolve_presets
 from training.pretrained import PretrainedWeightsMissing
+from training.steps import describe_steps
 
 
 def _print_models() -> None:
@@ -139,14 +144,28 @@ def print_problems(errors: dict[str, str], kind: str = "config error") -> None:
         print(f"{kind}: {name}: {message}", file=sys.stderr)
 
 
-def resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TrainConfig:
+def resolve(args: argparse.Namespace, parser: argparse.ArgumentParser, train_size: int | None = None) -> Resolved:
+    """The presets, then the --config file, then the --set values; the recipe adapted to a training
+    split of `train_size` images where those leave its batch size and epochs alone."""
     values = json.loads(Path(args.config).read_text()) if args.config else {}
     values.update(parse_values(args.set, parser))
     try:
-        return resolve_config(args.preset, values)
+        return resolve_presets(args.preset, values, train_size)
     except ConfigError as exc:
         print_problems(exc.errors)
         raise Refused from exc
+
+
+def show_config(resolved: Resolved) -> None:
+    """The config as JSON on stdout (a valid --config file); its length in steps on stderr."""
+    config = resolved.config
+    print(json.dumps(config.to_dict(), indent=2))
+    if resolved.train_size is None:
+        print("steps: give --data to count the optimizer steps of this run", file=sys.stderr)
+        return
+    print(f"steps: {describe_steps(resolved.train_size, config.batch_size, config.epochs)}", file=sys.stderr)
+    if resolved.adapted:
+        print(f"adapted to the data: {resolved.note()}", file=sys.stderr)
 
 
 def load_data(args: argparse.Namespace) -> Splits:
@@ -199,13 +218,20 @@ def main(argv: list[str] | None = None) -> int:
         LISTS[args.list]()
         return 0
     try:
-        config = resolve(args, parser)
+        resolved = resolve(args, parser)  # config errors first, before any data is read
+        if args.data:
+            data = load_data(args)
+            resolved = resolve(args, parser, len(data.train))
         if args.show_config:
-            print(json.dumps(config.to_dict(), indent=2))
+            show_config(resolved)
+            if args.data:  # what the run would be warned about, without refusing anything
+                print_problems(preflight(resolved.config, data).warnings, "warning")
             return 0
         if not args.data:
             parser.error("--data is required to train")
-        data = load_data(args)
+        config = resolved.config
+        if resolved.adapted:
+            print(f"adapted to the data: {resolved.note()}")
         check(config, data, args)
         result = train(config, data, args)
     except Refused:

@@ -24,6 +24,7 @@ from training.augment import Augmenter
 from training.data import Sample, Splits, decode, decoded_bytes, load_image
 from training.layout import SPLITS
 from training.registry import Registry
+from training.steps import steps_per_epoch
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -46,10 +47,7 @@ class Batches(Protocol):
 DATA_PATHS: Registry[type] = Registry("data path")
 
 
-def train_steps(num_train: int, batch_size: int) -> int:
-    # Full batches only (the last partial one is dropped, a different one every epoch): a batch of one
-    # image breaks batch norm and a tiny one gives a noisy step. A split smaller than one batch is one batch.
-    return max(1, num_train // batch_size)
+train_steps = steps_per_epoch  # full batches only: see training.steps
 
 
 def choose_data_path(config: TrainConfig, data: Splits, device: torch.device | None = None) -> str:

@@ -3,19 +3,27 @@ with this data, by config field. The web form, the command line and `fit` all as
 
 `TrainConfig.check()` covers what the config alone decides; these need more: the pretrained weights
 file in this machine's torch cache, a starting point for the transfer modes, and the dataset (its
-class count for the loss, a validation split for early stopping, enough training images for a batch).
+class count for the loss, a validation split for early stopping, enough training images for a batch),
+and the warnings before a wasted run: too few optimizer steps, a class smaller than a batch, a
+validation split too small to stop early on, classes the split could not give a val or test image.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.config import ConfigError, TrainConfig
 from training.data import Splits
+from training.layout import listing
 from training.losses import LOSSES
 from training.models import pretrained_weights_available
 from training.pretrained import PretrainedWeightsMissing
+from training.steps import describe_steps, total_steps
+
+MIN_STEPS = 100  # fewer optimizer steps than this rarely learn much (the recipes' needs ask for more)
+MIN_VAL_TO_STOP_EARLY = 20  # below this, one image moves validation accuracy by more than 5 points
 
 
 @dataclass
@@ -48,6 +56,7 @@ def preflight(
     _check_starting_point(config, init_from, resuming, report)
     if data is not None:
         _check_data(config, data, report)
+        _warn_about_data(config, data, report)
     return report
 
 
@@ -74,3 +83,43 @@ def _check_data(config: TrainConfig, data: Splits, report: Preflight) -> None:
         report.errors["batch_size"] = (
             f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
         )
+
+
+def _warn_about_data(config: TrainConfig, data: Splits, report: Preflight) -> None:
+    """What would let this run go ahead but waste it, by field."""
+    num_train = len(data.train)
+    if num_train and total_steps(num_train, config.batch_size, config.epochs) < MIN_STEPS:
+        report.warnings["epochs"] = (
+            f"Only {describe_steps(num_train, config.batch_size, config.epochs)}: too few to learn much. "
+            f"Use a smaller batch or more epochs (at least {MIN_STEPS} steps)."
+        )
+    counts = Counter(label for _, label in data.train)
+    small = sorted((counts[i], name) for i, name in enumerate(data.classes) if counts[i] < config.batch_size)
+    if small and config.batch_size <= num_train:
+        report.warnings["batch_size"] = (
+            f"{len(small)} of {data.num_classes} classes have fewer training images than a batch of "
+            f"{config.batch_size} ({listing(f'{name}: {n}' for n, name in small)}): a smaller batch "
+            "gives each class a say in more steps."
+        )
+    if config.early_stopping and 0 < len(data.val) < MIN_VAL_TO_STOP_EARLY:
+        report.warnings["early_stopping"] = (
+            f"The validation split has only {len(data.val)} images: one image moves its accuracy by "
+            f"{1 / len(data.val):.0%}, so early stopping reacts to noise. Use a larger validation split, "
+            "a longer patience or no early stopping."
+        )
+    _warn_about_few_shot_classes(data, report)
+
+
+def _warn_about_few_shot_classes(data: Splits, report: Preflight) -> None:
+    """Classes with no validation or test image (too few images to give one to every split)."""
+    for split, what in (("val", "validation"), ("test", "test")):
+        images = getattr(data, split)
+        if not images:
+            continue  # no such split at all: not a per-class problem
+        have = {label for _, label in images}
+        missing = [name for i, name in enumerate(data.classes) if i not in have]
+        if missing:
+            report.warnings[f"{split}_split"] = (
+                f"{len(missing)} classes have no {what} image (too few images to give every split one): "
+                f"{listing(missing)}. Their {what} results are missing; add images to them."
+            )

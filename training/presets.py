@@ -4,32 +4,101 @@ A preset of kind "recipe" is a complete starting point; the other kinds ("archit
 "augmentation", "transfer", "optimizer") are fragments that set one concern, so a form can offer one
 select per kind and stack them: `resolve_config(["quick", "resnet18", "sgd-nesterov-cosine"], {...})`.
 Later entries win, then the overrides. What is saved is always the full resolved config.
+
+A recipe also states what it needs from the data (`Needs`: enough optimizer steps, batches no larger
+than a fraction of the training split). Resolved with the training split's size (`train_size`), the
+recipe's batch size and epochs adapt to it: 117 training images get batches of 16 and enough epochs
+for the steps the recipe needs, where 64 a batch would make one step an epoch. An override always wins.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from training.config import ConfigError, TrainConfig
 from training.registry import Registry
+from training.steps import steps_per_epoch
 
 KINDS = ("recipe", "architecture", "augmentation", "transfer", "optimizer")
 PRESETS: Registry[dict[str, Any]] = Registry("preset")
 
 
-def preset(name: str, kind: str, description: str, **values: Any) -> None:
+@dataclass(frozen=True)
+class Needs:
+    """What a recipe needs from the data to learn, resolved against the training split's size."""
+
+    min_steps: int = 150  # optimizer steps in the whole run, at least (more epochs, up to max_epochs)
+    max_batch_fraction: float = 0.15  # a batch holds at most this fraction of the training split ...
+    min_batch: int = 8  # ... but never fewer images than this (or the whole split, if smaller)
+    max_epochs: int = 100
+
+    def adapt(self, values: Mapping[str, Any], train_size: int, explicit: set[str]) -> dict[str, int]:
+        """The batch size and epochs for this training split, where the recipe's differ and nothing
+        explicit set them. The batch is a power of two, for the same speed as the recipe's."""
+        batch, epochs, changes = values["batch_size"], values["epochs"], {}
+        if "batch_size" not in explicit:
+            cap = min(train_size, max(self.min_batch, _power_of_two_below(train_size * self.max_batch_fraction)))
+            if 0 < cap < batch:
+                batch = changes["batch_size"] = cap
+        if "epochs" not in explicit and self.min_steps:
+            needed = min(self.max_epochs, math.ceil(self.min_steps / steps_per_epoch(train_size, batch)))
+            if needed > epochs:
+                changes["epochs"] = needed
+        return changes
+
+    def describe(self) -> str:
+        return (
+            f"at least {self.min_steps} optimizer steps (up to {self.max_epochs} epochs), batches of at most "
+            f"{self.max_batch_fraction:.0%} of the training split (not under {self.min_batch})"
+        )
+
+
+def _power_of_two_below(limit: float) -> int:
+    return 2 ** int(math.log2(limit)) if limit >= 1 else 1
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved config, and what adapting its recipe to the training split changed: {field: (recipe's, used)}."""
+
+    config: TrainConfig
+    adapted: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    needs: Needs | None = None
+    train_size: int | None = None
+
+    def note(self) -> str:
+        """The adaptation in words ("" when nothing changed)."""
+        if not self.adapted:
+            return ""
+        changes = " and ".join(f"{name} {old} → {new}" for name, (old, new) in self.adapted.items())
+        return f"{changes} for {self.train_size:,} training images (the recipe needs {self.needs.describe()})"
+
+
+def preset(name: str, kind: str, description: str, needs: Needs | None = None, **values: Any) -> None:
     if kind not in KINDS:
         raise ValueError(f"preset {name!r}: kind must be one of {KINDS}")
     unknown = set(values) - set(TrainConfig.field_names())
     if unknown:
         raise ValueError(f"preset {name!r} sets unknown options {sorted(unknown)}")
-    PRESETS.add(name, dict(values), description, kind=kind)
+    if kind == "recipe" and not {"batch_size", "epochs"} <= set(values):
+        raise ValueError(f"recipe {name!r} must set batch_size and epochs")
+    PRESETS.add(name, dict(values), description, kind=kind, needs=needs if kind == "recipe" else None)
 
 
 def preset_info(name: str) -> dict[str, Any]:
     entry = PRESETS.entry(name)
-    return {"name": entry.name, "kind": entry.info["kind"], "description": entry.description, "values": dict(entry.obj)}
+    needs = entry.info["needs"]
+    return {
+        "name": entry.name,
+        "kind": entry.info["kind"],
+        "description": entry.description,
+        "values": dict(entry.obj),
+        "needs": dataclasses.asdict(needs) if needs else None,
+    }
 
 
 def list_presets(kind: str | None = None) -> list[dict[str, Any]]:
@@ -37,8 +106,11 @@ def list_presets(kind: str | None = None) -> list[dict[str, Any]]:
     return [preset_info(name) for name in PRESETS.names() if kind is None or PRESETS.entry(name).info["kind"] == kind]
 
 
-def resolve_config(presets: Sequence[str], overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """The full config from presets applied in order (later ones win), then `overrides`.
+def resolve(
+    presets: Sequence[str], overrides: Mapping[str, Any] | None = None, train_size: int | None = None
+) -> Resolved:
+    """The full config from presets applied in order (later ones win), adapted to a training split of
+    `train_size` images by the last recipe's needs (when given), then `overrides`.
 
     Raises ConfigError: unknown presets under "presets", invalid values under their field.
     """
@@ -47,11 +119,22 @@ def resolve_config(presets: Sequence[str], overrides: Mapping[str, Any] | None =
         raise ConfigError(
             {"presets": f"unknown preset {', '.join(map(repr, unknown))}; choose from: {', '.join(PRESETS.names())}"}
         )
+    overrides = dict(overrides or {})
     values: dict[str, Any] = {}
     for name in presets:
         values.update(PRESETS.get(name))
-    values.update(overrides or {})
-    return TrainConfig.from_dict(values)
+    needs = next((PRESETS.entry(n).info["needs"] for n in reversed(presets) if PRESETS.entry(n).info["needs"]), None)
+    config = TrainConfig.from_dict({**values, **overrides})  # every value checked before any is adapted
+    changes = needs.adapt(config.to_dict(), train_size, set(overrides)) if needs and train_size else {}
+    adapted = {name: (values[name], new) for name, new in changes.items()}
+    return Resolved(config.replace(**changes) if changes else config, adapted, needs, train_size)
+
+
+def resolve_config(
+    presets: Sequence[str], overrides: Mapping[str, Any] | None = None, train_size: int | None = None
+) -> TrainConfig:
+    """`resolve(...).config`: the full config, adapted to the training split when its size is given."""
+    return resolve(presets, overrides, train_size).config
 
 
 # --- recipes ---------------------------------------------------------------------------------------
@@ -60,7 +143,9 @@ def resolve_config(presets: Sequence[str], overrides: Mapping[str, Any] | None =
 preset(
     "quick",
     "recipe",
-    "Small CNN at 32 pixels, one-cycle schedule, 8 epochs: a first result in a minute, even on CPU",
+    "Small CNN at 32 pixels, one-cycle schedule, 8 epochs: a first result in a minute, even on CPU "
+    "(small datasets: smaller batches, more epochs)",
+    needs=Needs(min_steps=150, max_batch_fraction=0.15, max_epochs=100),
     arch="small_cnn",
     depth=3,
     width=32,
@@ -85,6 +170,7 @@ preset(
     "recipe",
     "ResNet-18 from scratch with the CIFAR recipe: SGD + Nesterov at 0.1, cosine with a warmup epoch, "
     "flips and crops, label smoothing, 30 epochs",
+    needs=Needs(min_steps=500, max_batch_fraction=0.15, max_epochs=100),
     arch="resnet18",
     dropout=0.0,
     pretrained=False,
@@ -106,6 +192,7 @@ preset(
     "transfer-finetune",
     "recipe",
     "ImageNet ResNet-18 fine-tuned at 224 pixels, backbone at a tenth of the head's rate, early stopping",
+    needs=Needs(min_steps=100, max_batch_fraction=0.15, max_epochs=40),
     arch="resnet18",
     pretrained=True,
     transfer_mode="lower_backbone_lr",
@@ -129,6 +216,7 @@ preset(
     "transfer-feature-extract",
     "recipe",
     "ImageNet ResNet-18 as a frozen feature extractor at 224 pixels; only a new head trains (fast, small data)",
+    needs=Needs(min_steps=100, max_batch_fraction=0.15, max_epochs=40),
     arch="resnet18",
     pretrained=True,
     transfer_mode="feature_extract",
@@ -147,6 +235,7 @@ preset(
     "transfer-gradual-unfreeze",
     "recipe",
     "ImageNet ResNet-18 at 224 pixels: the head first, then one more stage from the top each epoch",
+    needs=Needs(min_steps=100, max_batch_fraction=0.15, max_epochs=40),
     arch="resnet18",
     pretrained=True,
     transfer_mode="gradual_unfreeze",

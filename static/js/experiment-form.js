@@ -57,6 +57,7 @@
       headers: { "X-CSRFToken": form.elements.namedItem("csrfmiddlewaretoken").value, Accept: "application/json" },
     }).then((r) => r.json().then((data) => ({ ok: r.ok, data: data })))
       .then(({ ok, data }) => {
+        showExtras(ok ? data : {});
         if (ok) {
           status.textContent = `Valid. Runs on the ${data.queue} queue; this is exactly what will be saved.`;
           status.className = "small ok-text";
@@ -67,6 +68,26 @@
             .map(([k, v]) => `${k === "__all__" ? "form" : k}: ${v.join(" ")}`).join("; ");
         }
       }).catch(() => {});
+  }
+
+  // The run's length in optimizer steps, what adapting the recipe to the dataset changed, and the
+  // preflight's warnings (the run may go ahead, but probably not as meant).
+  function showExtras(data) {
+    const steps = document.getElementById("resolved-steps");
+    steps.hidden = !data.steps;
+    steps.textContent = data.steps ? data.steps.text : "";
+    const adapted = document.getElementById("resolved-adapted");
+    adapted.hidden = !data.adapted;
+    adapted.textContent = data.adapted ? "Adapted to the dataset: " + data.adapted + "." : "";
+    const list = document.getElementById("resolved-warnings");
+    list.textContent = "";
+    Object.entries(data.warnings || {}).forEach(([field, message]) => {
+      const li = document.createElement("li");
+      li.textContent = message;
+      li.dataset.field = field;
+      list.appendChild(li);
+    });
+    list.hidden = !list.children.length;
   }
 
   kinds.forEach((kind) => form.elements.namedItem("preset_" + kind).addEventListener("change", applyPresets));

@@ -63,11 +63,21 @@ def experiment_extend(request: Request, pk: int) -> Response:
 
 @api_view(["POST"])
 def resolve_config(request: Request) -> Response:
-    """The full config the experiment form would save, or its errors by field (for the live preview)."""
+    """The full config the experiment form would save, or its errors by field (for the live preview): with
+    its length in optimizer steps on the chosen dataset, what adapting the recipe to the dataset changed,
+    and the preflight's warnings by field."""
     data = request.POST.copy()
     if not data.get("name"):
         data["name"] = "preview"  # the config does not depend on the name, which may not be typed yet
     form = ExperimentForm(data, user=request.user)
     if form.is_valid():
-        return Response({"config": form.config.to_dict(), "queue": queue_for(form.config)})
+        return Response(
+            {
+                "config": form.config.to_dict(),
+                "queue": queue_for(form.config),
+                "steps": form.steps(),
+                "adapted": form.resolved.note(),
+                "warnings": form.preflight.warnings,
+            }
+        )
     return Response({"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400)

@@ -8,11 +8,12 @@ from typing import Any
 
 from django import forms
 
-from training import ConfigError, TrainConfig
+from training import ConfigError, Splits, TrainConfig
 from training.config import GROUPS
 from training.preflight import Preflight, preflight
 from training.presets import KINDS as PRESET_KINDS
-from training.presets import list_presets, resolve_config
+from training.presets import Resolved, list_presets, resolve, resolve_config
+from training.steps import steps_info
 from webapp.core.queues import queue_for
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.experiments.access import experiments_for
@@ -83,6 +84,9 @@ class ExperimentForm(forms.Form):
             # A new experiment starts from presets (the quick recipe unless the URL names others).
             self.initial.update(presets_initial(presets or DEFAULT_PRESETS))
         self.config: TrainConfig | None = None
+        self.splits: Splits | None = None  # the chosen dataset's split (lists only)
+        self.resolved: Resolved | None = None
+        self.preflight = Preflight()
 
     def _limit_choices_to_the_users_teams(self) -> None:
         # Only ready datasets of teams where the user may create experiments; earlier runs they may see.
@@ -155,19 +159,45 @@ class ExperimentForm(forms.Form):
         cleaned = super().clean()
         if any(name in self.errors for name in self.config_field_names):
             return cleaned
+        try:
+            self.splits = dataset_splits(cleaned.get("dataset"))
+        except ValueError as exc:
+            self.add_error("dataset", str(exc))
+            return cleaned
         values = {name: cleaned[name] for name in self.config_field_names if name in cleaned}
         try:
-            self.config = TrainConfig.from_dict(values)
+            self.resolved = self._resolve(values)
         except ConfigError as exc:
             for name, message in exc.errors.items():
                 self.add_error(name if name in self.fields else None, message)
             return cleaned
-        problems = check_run(self.config, cleaned.get("dataset"), cleaned.get("init_from"))
-        for name, message in problems.errors.items():
+        self.config = self.resolved.config
+        self.preflight = check_run(self.config, self.splits, cleaned.get("init_from"))
+        for name, message in self.preflight.errors.items():
             self.add_error(name if name in self.fields else None, message)
-        if problems.errors:
+        if self.preflight.errors:
             self.config = None
         return cleaned
+
+    def _resolve(self, values: dict[str, Any]) -> Resolved:
+        """The config from the fields, with the chosen recipe adapted to the dataset's training split.
+
+        The fields hold the presets' values until the user changes them: a value that differs from what
+        the chosen presets set is the user's, and wins; the rest is the presets', adapted to the data."""
+        presets = self.chosen_presets()
+        try:
+            from_presets = resolve_config(presets).to_dict()
+        except ConfigError:  # presets that only work with the user's other values: everything is explicit
+            from_presets = {}
+        explicit = {k: v for k, v in values.items() if k not in from_presets or from_presets[k] != v}
+        train_size = len(self.splits.train) if self.splits is not None else None
+        return resolve(presets, explicit, train_size)
+
+    def steps(self) -> dict[str, Any] | None:
+        """The valid config's length in optimizer steps on the chosen dataset (None without one)."""
+        if self.config is None or self.splits is None:
+            return None
+        return steps_info(len(self.splits.train), self.config.batch_size, self.config.epochs)
 
 
 def preset_form_field(kind: str) -> forms.Field:
@@ -203,23 +233,28 @@ def clone_initial(source: Experiment, fields: dict[str, forms.Field]) -> dict[st
     }
 
 
-def check_run(config: TrainConfig, dataset: Dataset | None, init_from: Experiment | None) -> Preflight:
-    """Choices that cannot work on this installation or with this dataset, by field: the training
-    library's preflight (weights in the torch cache, loss for the class count, a validation split for
-    early stopping, something to transfer from, the batch size against the training split), once the
-    web's own questions are answered: the earlier run has a saved model, the dataset can be read."""
+def dataset_splits(dataset: Dataset | None) -> Splits | None:
+    """The dataset's split as lists (nothing is extracted on the web server); ValueError saying why not."""
+    if dataset is None:
+        return None
+    try:
+        return dataset.splits(local=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"This dataset cannot be read: {exc}") from exc
+
+
+def check_run(config: TrainConfig, data: Splits | None, init_from: Experiment | None) -> Preflight:
+    """Choices that cannot work on this installation or with this dataset, by field, and warnings before
+    a wasted run: the training library's preflight (weights in the torch cache, loss for the class count,
+    a validation split for early stopping, something to transfer from, the batch size against the
+    training split, too few optimizer steps, ...), once the web's own question is answered: the earlier
+    run has a saved model."""
     start = None
     if init_from is not None:
         start = final_model_path(init_from.pk)
         if not start.exists():
             missing = f"#{init_from.pk} has no saved final model to start from (it may predate this version)"
             return Preflight(errors={"init_from": missing})
-    data = None
-    if dataset is not None:
-        try:
-            data = dataset.splits(local=False)  # lists only: nothing is extracted on the web server
-        except (OSError, ValueError) as exc:
-            return Preflight(errors={"dataset": f"This dataset cannot be read: {exc}"})
     return preflight(config, data, init_from=start)
 
 

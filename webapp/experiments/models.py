@@ -7,6 +7,7 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
+from training.steps import steps_info
 from webapp.core.queues import TRAINING_QUEUES, Queue
 from webapp.core.serialize import iso
 from webapp.datasets.models import Dataset
@@ -176,6 +177,14 @@ class Experiment(models.Model):
         """The recorded epochs after `after_epoch`, in order, as EpochMetric dictionaries."""
         return [row.to_dict() for row in self.epoch_metrics.filter(epoch__gt=after_epoch).order_by("epoch")]
 
+    def optimizer_steps(self) -> dict | None:
+        """Its length in optimizer steps on its dataset's training split (`training.steps.steps_info`);
+        None while the dataset's split is not known."""
+        num_train = sum(self.dataset.split_counts.get("train", {}).values())
+        if not num_train or "batch_size" not in self.config or "epochs" not in self.config:
+            return None
+        return steps_info(num_train, self.config["batch_size"], self.config["epochs"])
+
     # --- as JSON: one dictionary for the API, the websockets and the pages ---------------------------
     def summary_dict(self, positions: dict[int, int] | None = None) -> dict:
         """Its state: what lists show and what the live page follows (status messages carry exactly this).
@@ -214,6 +223,7 @@ class Experiment(models.Model):
             "tags": self.tags,
             "presets": self.presets,
             "config": self.config,
+            "steps": self.optimizer_steps(),
             "cloned_from": self.cloned_from_id,
             "init_from": self.init_from_id,
             "created_at": iso(self.created_at),

@@ -98,6 +98,7 @@ def experiment_detail(request, pk: int):
         {
             "experiment": experiment,
             "config_groups": config_groups(experiment),
+            "steps": experiment.optimizer_steps(),
             "can_write": can_write(request.user, experiment.team_id),
             "log_lines": experiment.log_tail(),
             "page_data": page_data,
