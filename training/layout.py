@@ -419,7 +419,9 @@ def plan_folder(root: Path) -> LayoutPlan:
 def stratified_split(
     samples: list[Sample], val_fraction: float, test_fraction: float, seed: int
 ) -> tuple[list[Sample], list[Sample], list[Sample]]:
-    """Split every class by the same fractions (at least one val/test image per class when asked)."""
+    """Split every class by the same fractions, keeping at least one image of each class for training and,
+    where the class has enough, one for each asked-for held-out split (`held_out_sizes`). Classes too small
+    for every split are what `training.preflight` warns about."""
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError("val and test fractions must be in [0, 1) and leave room for training")
     rng = random.Random(seed)
@@ -430,13 +432,25 @@ def stratified_split(
     for label in sorted(by_class):
         items = sorted(by_class[label])
         rng.shuffle(items)
-        n = len(items)
-        n_test = max(1, round(n * test_fraction)) if test_fraction > 0 and n >= 3 else 0
-        n_val = max(1, round(n * val_fraction)) if val_fraction > 0 and n >= 3 else 0
+        n_test, n_val = held_out_sizes(len(items), val_fraction, test_fraction)
         test += items[:n_test]
         val += items[n_test : n_test + n_val]
         train += items[n_test + n_val :]
     return train, val, test
+
+
+def held_out_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(test, val) images of a class of n: by the fractions, at least one for each split asked for, and
+    at least one left for training. A class too small for all three keeps its test image before its
+    validation image (two images: one to train, one to test); one image only trains."""
+    n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
+    n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
+    while n_test + n_val > n - 1 and n_test + n_val > 0:
+        if n_val >= n_test and n_val:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n_test, n_val
 
 
 class Placed(Protocol):

@@ -97,7 +97,7 @@ def _warn_about_data(config: TrainConfig, data: Splits, report: Preflight) -> No
     small = sorted((counts[i], name) for i, name in enumerate(data.classes) if counts[i] < config.batch_size)
     if small and config.batch_size <= num_train:
         report.warnings["batch_size"] = (
-            f"{len(small)} of {data.num_classes} classes have fewer training images than a batch of "
+            f"{len(small)} of {_classes(data.num_classes)} fewer training images than a batch of "
             f"{config.batch_size} ({listing(f'{name}: {n}' for n, name in small)}): a smaller batch "
             "gives each class a say in more steps."
         )
@@ -120,6 +120,10 @@ def _warn_about_few_shot_classes(data: Splits, report: Preflight) -> None:
         missing = [name for i, name in enumerate(data.classes) if i not in have]
         if missing:
             report.warnings[f"{split}_split"] = (
-                f"{len(missing)} classes have no {what} image (too few images to give every split one): "
+                f"{_classes(len(missing))} no {what} image (too few images to give every split one): "
                 f"{listing(missing)}. Their {what} results are missing; add images to them."
             )
+
+
+def _classes(n: int) -> str:
+    return f"{n} class has" if n == 1 else f"{n} classes have"
