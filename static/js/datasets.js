@@ -85,5 +85,7 @@
 
   drawClasses();
   drawSizes();
+  // The page's first width (no inline style: the Content Security Policy allows none).
+  $("#progress-bar").style.width = data.dataset.progress + "%";
   if (data.dataset.status === STATUS.PROCESSING) setTimeout(poll, 500);
 })();
