@@ -26,6 +26,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = check_redis_url("REDIS_URL", env_str("REDIS_URL") or f"unix://{DATA_DIR / 'redis.sock'}")
 EMBEDDED_REDIS = env_str("REDIS_URL") is None
+# The embedded mode: a SQLite file on one machine. Only there may a demo superuser exist.
+EMBEDDED = DATABASE_URL is None
 
 DEBUG = env_bool("DEBUG", False)
 # Demo mode creates the demo dataset and a demo login; on by default only in the embedded mode.
