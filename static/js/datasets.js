@@ -14,7 +14,7 @@
     const el = document.getElementById("chart-classes");
     if (!el || !data.classes.length) return;
     const traces = SPLITS.filter(([key]) => data.splits[key].some((n) => n > 0)).map(([key, label, color]) => ({
-      type: "bar", name: label, x: data.classes, y: data.splits[key], marker: { color: color },
+      type: "bar", name: label, x: data.classes.map(plotText), y: data.splits[key], marker: { color: color },
       hovertemplate: "%{x}: %{y} " + label + " images<extra></extra>",
     }));
     Plotly.newPlot(el, traces, {
