@@ -13,6 +13,7 @@ from training.config import GROUPS
 from training.preflight import Preflight, preflight
 from training.presets import KINDS as PRESET_KINDS
 from training.presets import list_presets, resolve_config
+from webapp.core.paths import hide_paths
 from webapp.core.queues import queue_for
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.experiments.access import experiments_for, writable_experiments
@@ -165,7 +166,7 @@ class ExperimentForm(forms.Form):
             return cleaned
         problems = check_run(self.config, cleaned.get("dataset"), cleaned.get("init_from"))
         for name, message in problems.errors.items():
-            self.add_error(name if name in self.fields else None, message)
+            self.add_error(name if name in self.fields else None, hide_paths(message))
         if problems.errors:
             self.config = None
         return cleaned
