@@ -12,7 +12,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY training ./training
 COPY webapp ./webapp
-RUN pip install . && useradd --create-home --uid 1000 trainyard && mkdir -p /data && chown trainyard /data
+RUN pip install . && useradd --create-home --uid 1000 trainyard && mkdir -p /data /static \
+    && chown trainyard /data /static
 COPY . .
 RUN TRAINYARD_DATA_DIR=/tmp/build SECRET_KEY=build-only python manage.py collectstatic --noinput \
     && rm -rf /tmp/build && chown -R trainyard /app/staticfiles

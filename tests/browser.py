@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,9 +32,34 @@ def chromium_page(base_url: str):
                 lambda r: external.append(r.url) if not r.url.startswith((base_url, "ws://", "data:")) else None,
             )
             page.external_requests = external
+            # What the Content Security Policy blocked (Chromium says so on the console): must stay empty.
+            violations = []
+            page.on(
+                "console",
+                lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+            )
+            page.csp_violations = violations
+            _without_eval(page)
             yield page
+            assert not violations, f"blocked by the Content Security Policy: {violations}"
         finally:
             browser.close()
+
+
+FUNCTION = re.compile(r"\s*(async\s+)?(function\b|\([^)]*\)\s*=>|\w+\s*=>)")
+
+
+def _without_eval(page) -> None:
+    """Playwright evaluates a string predicate with eval() in the page, which the Content Security Policy
+    forbids (as it should); given as a function it is compiled by the debugger protocol instead."""
+    wait_for_function = page.wait_for_function
+
+    def wait(expression: str, *args, **kwargs):
+        if not FUNCTION.match(expression):
+            expression = f"() => ({expression})"
+        return wait_for_function(expression, *args, **kwargs)
+
+    page.wait_for_function = wait
 
 
 def sign_in(page, username: str, password: str) -> None:

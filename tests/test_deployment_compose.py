@@ -20,7 +20,7 @@ needs_compose = pytest.mark.skipif(
 
 def compose(*args: str, **env: str) -> subprocess.CompletedProcess:
     assert COMPOSE, "docker-compose is missing: apt-get install -y docker-compose"
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "POSTGRES_PASSWORD"}}
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD"}}
     return subprocess.run(
         [COMPOSE, "-f", str(ROOT / "docker-compose.yml"), *args],
         env={**clean, **env},
@@ -32,7 +32,7 @@ def compose(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @needs_compose
 def test_the_compose_file_is_valid():
-    proc = compose("config", "-q", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw")
+    proc = compose("config", "-q", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw", REDIS_PASSWORD="rp")
     assert proc.returncode == 0, proc.stderr
 
 
@@ -45,7 +45,7 @@ def test_it_refuses_to_start_without_secrets():
 
 @needs_compose
 def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
-    proc = compose("config", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw")
+    proc = compose("config", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw", REDIS_PASSWORD="rp")
     config = yaml.safe_load(proc.stdout)
     services = config["services"]
     assert {"postgres", "redis", "web", "worker-gpu0", "worker-data"} <= set(services)
@@ -65,3 +65,17 @@ def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
     assert services["worker-gpu0"]["environment"]["TRAINYARD_DATASET_CACHE_DIR"] == "/cache"  # local, per worker
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://trainyard:pw@postgres")
     assert (ROOT / "Dockerfile").exists()
+
+
+@needs_compose
+def test_nginx_is_in_front_with_the_upload_cap_and_redis_has_a_password():
+    proc = compose("config", SECRET_KEY="s" * 50, POSTGRES_PASSWORD="pw", REDIS_PASSWORD="rp")
+    services = yaml.safe_load(proc.stdout)["services"]
+    assert "ports" not in services["web"]  # reached through the proxy only
+    proxy = services["proxy"]
+    assert {p["target"] if isinstance(p, dict) else int(p.split(":")[-1]) for p in proxy["ports"]} == {80, 443}
+    assert proxy["environment"]["TRAINYARD_BODY_MAX"] == "8193m"  # 8 GiB archive cap + 1 MiB of form fields
+    assert services["web"]["environment"]["TRAINYARD_DATASET_MAX_BYTES"] == str(8 * 2**30)
+    assert "--requirepass" in services["redis"]["command"] and "rp" in services["redis"]["command"]
+    assert services["web"]["environment"]["REDIS_URL"] == "redis://:rp@redis:6379/0"
+    assert services["worker-gpu0"]["environment"]["REDIS_URL"] == "redis://:rp@redis:6379/0"

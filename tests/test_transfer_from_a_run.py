@@ -58,3 +58,26 @@ def test_another_teams_run_cannot_be_the_start(client, outsider, make_experiment
     client.force_login(outsider)
     response = client.post(reverse("experiment_create"), experiment_form(tiny_dataset, init_from=source.pk))
     assert "init_from" in response.context["form"].errors
+
+
+def test_a_viewer_of_another_team_cannot_start_from_its_runs(
+    client, django_user_model, make_experiment, other_team, team
+):
+    from tests.conftest import PASSWORD
+    from tests.helpers import folder_dataset
+    from webapp.experiments.forms import ExperimentForm
+    from webapp.teams.models import Role
+
+    source = make_experiment()  # a run of `team`
+    Experiment.objects.filter(pk=source.pk).update(status=Status.SUCCEEDED)
+    user = django_user_model.objects.create_user("vera", password=PASSWORD)
+    other_team.add_member(user, Role.MEMBER)
+    team.add_member(user, Role.VIEWER)  # sees the run, may not write in its team
+    own_dataset = folder_dataset(other_team, "Own data", folder={"classes": 2, "seed": 3})
+    client.force_login(user)
+    response = client.post(reverse("experiment_create"), experiment_form(own_dataset, init_from=source.pk))
+    assert "Select a valid choice" in " ".join(response.context["form"].errors["init_from"])
+    assert Experiment.objects.count() == 1
+    # Made a member of the run's team, the same user may start from it.
+    team.memberships.filter(user=user).update(role=Role.MEMBER)
+    assert source in ExperimentForm(user=user).fields["init_from"].queryset

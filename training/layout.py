@@ -25,6 +25,7 @@ import csv
 import io
 import os
 import random
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -238,6 +239,7 @@ def _checked(
             + "."
         )
     classes = sorted({f.label for f in files})
+    _check_class_names(classes)
     if len(classes) < 2:
         raise DatasetRejected(
             f"A classifier needs at least two classes; this dataset has one: {classes[0]}. "
@@ -354,7 +356,7 @@ def _plan_row(
             )
             return None
     if _bad_label(label):
-        problems.add("labels that cannot be class names", f"row {number} ({label!r})")
+        problems.add("labels that cannot be class names", f"row {number} ({ascii(label)})")
         return None
     source = images.find(filename)
     if source is None:
@@ -368,6 +370,12 @@ def _plan_row(
     return PlannedFile(source=source, target=target, split=split, label=label)
 
 
+# Class names are shown in pages, charts and exports: short, and without characters that hide or reorder
+# text (control characters, bidirectional overrides and isolates, zero-width marks, line separators).
+MAX_CLASS_NAME = 100
+_HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
 def _bad_label(label: str) -> bool:
     return (
         not label
@@ -375,9 +383,20 @@ def _bad_label(label: str) -> bool:
         or label.startswith(".")
         or "/" in label
         or "\\" in label
-        or "\x00" in label
-        or len(label) > 120
+        or len(label) > MAX_CLASS_NAME
+        or any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in label)
     )
+
+
+def _check_class_names(classes: list[str]) -> None:
+    problems = Problems()
+    for c in classes:
+        if _bad_label(c):
+            problems.add(
+                f"class names over {MAX_CLASS_NAME} characters or with control or bidirectional characters",
+                ascii(c),
+            )
+    problems.raise_if_any()
 
 
 def _check_csv_files(files: list[PlannedFile], csv_name: str, problems: Problems) -> None:

@@ -9,10 +9,12 @@ Modes (see README):
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import plotly
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from webapp.env import check_redis_url, env_bool, env_int, env_list, env_path, env_str, redis_url_for_celery
@@ -24,6 +26,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = check_redis_url("REDIS_URL", env_str("REDIS_URL") or f"unix://{DATA_DIR / 'redis.sock'}")
 EMBEDDED_REDIS = env_str("REDIS_URL") is None
+# The embedded mode: a SQLite file on one machine. Only there may a demo superuser exist.
+EMBEDDED = DATABASE_URL is None
 
 DEBUG = env_bool("DEBUG", False)
 # Demo mode creates the demo dataset and a demo login; on by default only in the embedded mode.
@@ -59,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "channels",
+    "csp",
+    "axes",
     "webapp.core",
     "webapp.teams",
     "webapp.datasets",
@@ -74,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it locks out a burst of failed logins (login page and admin).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -127,6 +136,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -195,13 +205,55 @@ if TRAINYARD_AUTO_QUEUE not in {"cpu", "gpu"}:
     raise ImproperlyConfigured(f"TRAINYARD_AUTO_QUEUE={TRAINYARD_AUTO_QUEUE!r} must be cpu or gpu")
 
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
+# Scripts never read the CSRF cookie: they send the token the page holds (csrfmiddlewaretoken).
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("HTTPS", False):
+# Behind the deployment's reverse proxy, which ends TLS and says so in X-Forwarded-Proto (docker-compose.yml
+# sets HTTPS=true). Never in the embedded mode or with DEBUG: those are served over plain HTTP.
+HTTPS = env_bool("HTTPS", False) and not DEBUG
+if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600, 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# Content Security Policy (django-csp): every script and style sheet comes from this site's static files.
+# Plotly sets style attributes on its SVG elements (d3's attr("style")) and adds its rules to a <style>
+# element it makes, so inline styles stay allowed; scripts never are (no inline script, no eval).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],  # 'self' covers the page's own websocket (ws:/wss: on the same host)
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# django-axes: a burst of failed logins from one address for one username locks them out for a while
+# (the login page and the admin both go through Django's authenticate()).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("TRAINYARD_LOGIN_FAILURE_LIMIT", 5, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("TRAINYARD_LOGIN_COOLOFF_MINUTES", 15, 1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client's address as the server saw it; never a header a client could write itself (behind nginx,
+# `daphne --proxy-headers` puts the address nginx saw here).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 LOGGING = {
     "version": 1,
@@ -239,5 +291,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "trainyard:" + TRAINYARD_QUEUE_PREFIX,
+        # JSON, never pickle: whoever can write to Redis must not be able to run code in the web process.
+        "OPTIONS": {"serializer": "webapp.core.cache.JSONSerializer"},
     },
 }

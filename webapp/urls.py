@@ -4,10 +4,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from webapp.core.bodies import session_check
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("auth/session/", session_check, name="session_check"),
     path("", include("webapp.experiments.urls")),
     path("datasets/", include("webapp.datasets.urls")),
     path("api/", include("webapp.api_urls")),

@@ -14,7 +14,7 @@
     const el = document.getElementById("chart-classes");
     if (!el || !data.classes.length) return;
     const traces = SPLITS.filter(([key]) => data.splits[key].some((n) => n > 0)).map(([key, label, color]) => ({
-      type: "bar", name: label, x: data.classes, y: data.splits[key], marker: { color: color },
+      type: "bar", name: label, x: data.classes.map(plotText), y: data.splits[key], marker: { color: color },
       hovertemplate: "%{x}: %{y} " + label + " images<extra></extra>",
     }));
     Plotly.newPlot(el, traces, {
@@ -85,5 +85,7 @@
 
   drawClasses();
   drawSizes();
+  // The page's first width (no inline style: the Content Security Policy allows none).
+  $("#progress-bar").style.width = data.dataset.progress + "%";
   if (data.dataset.status === STATUS.PROCESSING) setTimeout(poll, 500);
 })();

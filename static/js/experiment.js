@@ -192,7 +192,7 @@
     if (!el) return;
     const z = JSON.parse(document.getElementById("confusion-data").textContent);
     const names = JSON.parse(document.getElementById("class-names").textContent);
-    const labels = z.map((_, i) => String(names[i] ?? i));
+    const labels = z.map((_, i) => plotText(names[i] ?? i));
     Plotly.newPlot(el, [{ z: z, x: labels, y: labels, type: "heatmap", colorscale: "Blues", reversescale: true, hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
       { margin: { t: 10, r: 10, b: 60, l: 70 }, height: 360, xaxis: { title: { text: "predicted" }, type: "category" },
         yaxis: { title: { text: "true" }, autorange: "reversed", type: "category" } }, PLOT_CONFIG);

@@ -12,12 +12,8 @@ from django.utils.html import format_html, format_html_join
 
 from webapp.datasets import intake, notices, pages
 from webapp.datasets.forms import AdminAddForm, split_fields
-from webapp.datasets.health import Level
-from webapp.datasets.models import Dataset, DatasetStatus
+from webapp.datasets.models import Dataset
 from webapp.datasets.rejection import size_text
-
-STATUS_COLORS = {DatasetStatus.READY: "#067647", DatasetStatus.FAILED: "#b42318", DatasetStatus.PROCESSING: "#475467"}
-FLAG_COLORS = {Level.PROBLEM: "#b42318", Level.WARNING: "#b54708"}
 
 SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
 # The change page's "Data" section: where the images came from and what they are (all read-only).
@@ -35,6 +31,10 @@ COMPUTED = (
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    class Media:
+        # The thumbnails, health report and status colours (the admin does not load trainyard.css).
+        css = {"all": ["css/admin_datasets.css"]}
+
     list_display = ["name", "version", "team", "status_badge", "class_count", "num_images", "health", "created_at"]
     list_display_links = ["name", "version"]
     list_filter = ["status", "source", "team"]
@@ -99,8 +99,8 @@ class DatasetAdmin(admin.ModelAdmin):
         text = obj.get_status_display()
         if obj.is_processing and obj.stage:
             text = f"{text}: {obj.stage} ({obj.progress}%)"
-        color = STATUS_COLORS.get(obj.status, "inherit")
-        return format_html('<span style="color:{};font-weight:600" title="{}">{}</span>', color, obj.error, text)
+        # Colours come from css/admin_datasets.css (no inline style: only Plotly needs those).
+        return format_html('<span class="ty-status ty-{}" title="{}">{}</span>', obj.status, obj.error, text)
 
     @admin.display(description="Classes")
     def class_count(self, obj: Dataset) -> int:
@@ -113,8 +113,8 @@ class DatasetAdmin(admin.ModelAdmin):
             return "healthy" if obj.processed_at else "–"
         return format_html_join(
             ", ",
-            '<span style="color:{}" title="{}">{}</span>',
-            ((FLAG_COLORS[c["level"]], c["title"], c["tag"] or c["title"]) for c in flags),
+            '<span class="ty-flag ty-{}" title="{}">{}</span>',
+            ((c["level"], c["title"], c["tag"] or c["title"]) for c in flags),
         )
 
     @admin.action(description="Re-validate selected datasets (check every image again)")
@@ -161,9 +161,7 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.display(description="Samples")
     def thumbnails(self, obj: Dataset) -> str:
         samples = pages.sample_urls(obj, "admin:datasets_dataset_sample")
-        return render_to_string("datasets/includes/admin_styles.html") + render_to_string(
-            "datasets/includes/sample_grid.html", {"samples": samples, "thumb": 48}
-        )
+        return render_to_string("datasets/includes/sample_grid.html", {"samples": samples, "thumb": 48})
 
     def get_urls(self):
         return [

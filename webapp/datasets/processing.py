@@ -24,6 +24,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from training.layout import LayoutPlan, list_files, plan_folders
+from webapp.core.paths import hide_paths
 from webapp.datasets import cache, notices, storage
 from webapp.datasets.analysis import Analysis, analyze, inspect_all
 from webapp.datasets.archives import check_archive, extract
@@ -242,6 +243,7 @@ def _mark_failed(dataset: Dataset, message: str) -> str:
 
 
 def _fail(dataset: Dataset, message: str, upload_name: str = "") -> str:
+    message = hide_paths(message)  # shown on pages: the server's layout is not
     if dataset.was_ready:
         return _mark_failed(dataset, message)
     # A new dataset that failed leaves nothing: what it stored, its upload, its row.

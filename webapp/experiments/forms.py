@@ -14,9 +14,10 @@ from training.preflight import Preflight, preflight
 from training.presets import KINDS as PRESET_KINDS
 from training.presets import Resolved, list_presets, resolve, resolve_config
 from training.steps import steps_info
+from webapp.core.paths import hide_paths
 from webapp.core.queues import queue_for
 from webapp.datasets.models import Dataset, DatasetStatus
-from webapp.experiments.access import experiments_for
+from webapp.experiments.access import experiments_for, writable_experiments
 from webapp.experiments.files import final_model_path
 from webapp.experiments.models import Experiment, Priority
 from webapp.experiments.states import WITH_FINAL_MODEL
@@ -89,13 +90,14 @@ class ExperimentForm(forms.Form):
         self.preflight = Preflight()
 
     def _limit_choices_to_the_users_teams(self) -> None:
-        # Only ready datasets of teams where the user may create experiments; earlier runs they may see.
+        # Only ready datasets of teams where the user may create experiments; clones of runs they may see;
+        # weights only from runs of teams where they may write.
         self.fields["dataset"].queryset = Dataset.objects.filter(
             team__in=writable_teams(self.user), status=DatasetStatus.READY
         ).select_related("team")
         self.fields["dataset"].label_from_instance = lambda d: f"{d} ({d.team.name}, {d.num_images:,} images)"
         self.fields["cloned_from"].queryset = experiments_for(self.user)
-        self.fields["init_from"].queryset = experiments_for(self.user).filter(status__in=WITH_FINAL_MODEL)
+        self.fields["init_from"].queryset = writable_experiments(self.user).filter(status__in=WITH_FINAL_MODEL)
         self.fields["init_from"].label_from_instance = lambda e: (
             f"#{e.pk} {e.name} ({e.config.get('arch')}, {e.dataset.name})"
         )
@@ -174,7 +176,7 @@ class ExperimentForm(forms.Form):
         self.config = self.resolved.config
         self.preflight = check_run(self.config, self.splits, cleaned.get("init_from"))
         for name, message in self.preflight.errors.items():
-            self.add_error(name if name in self.fields else None, message)
+            self.add_error(name if name in self.fields else None, hide_paths(message))
         if self.preflight.errors:
             self.config = None
         return cleaned

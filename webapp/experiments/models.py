@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from training.steps import steps_info
+from webapp.core.paths import hide_paths
 from webapp.core.queues import TRAINING_QUEUES, Queue
 from webapp.core.serialize import iso
 from webapp.datasets.models import Dataset
@@ -119,7 +120,7 @@ class Experiment(models.Model):
         return bool(claimed)
 
     def finish(self, status: str, error: str = "", test_metrics: dict | None = None, **fields) -> None:
-        self.status, self.error, self.finished_at = status, error, timezone.now()
+        self.status, self.error, self.finished_at = status, hide_paths(error), timezone.now()
         self.cancel_requested = False
         self.test_metrics = test_metrics if test_metrics is not None else self.test_metrics
         for name, value in fields.items():
@@ -166,7 +167,7 @@ class Experiment(models.Model):
 
     def append_log(self, line: str) -> str:
         """Add a time-stamped line to the log; return it as stored."""
-        stamped = f"{timezone.now():%H:%M:%S} {line}"
+        stamped = f"{timezone.now():%H:%M:%S} {hide_paths(line)}"
         Experiment.objects.filter(pk=self.pk).update(log=Concat(F("log"), Value(stamped + "\n")))
         return stamped
 

@@ -25,6 +25,8 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, **options):
         if not settings.TRAINYARD_DEMO:
             raise CommandError("demo logins exist only in demo mode (TRAINYARD_DEMO=1); use createsuperuser")
+        if not settings.EMBEDDED:  # a superuser with a password in a file: never on a shared server
+            raise CommandError("the demo login exists only in the embedded mode (no DATABASE_URL); use createsuperuser")
         User = get_user_model()
         path = credentials_file()
         user = User.objects.filter(username=USERNAME).first()

@@ -100,8 +100,10 @@ class Command(BaseCommand):
                         raise CommandError(f"the {name} process exited with code {proc.returncode}") from None
                 time.sleep(0.2)
 
-    def _demo(self) -> str:
+    def _demo(self) -> str | None:
         call_command("create_demo_dataset", stdout=self.stdout)
+        if not settings.EMBEDDED:  # the demo superuser only in the embedded mode
+            return None
         out = io.StringIO()
         call_command("create_demo_login", stdout=out)
         return out.getvalue().strip()

@@ -1,0 +1,83 @@
+"""No request body from someone without a session: unauthenticated requests can never fill the disk.
+
+Two layers. In a deployment nginx asks `session_check` before it lets any POST/PUT/PATCH/DELETE through
+(deploy/nginx), so their bodies never reach the web server. In every mode `RequireSessionForBodies`
+answers a request whose body is larger than a small form before Django reads, spools or parses any of it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.auth import get_user
+from django.conf import settings
+from django.http.cookie import parse_cookie
+from django.utils.module_loading import import_string
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+# Bodies up to this size need no session (the sign-in form, small API calls); larger ones do.
+ANON_BODY_MAX = 64 * 1024
+
+
+@api_view(["GET"])
+def session_check(request):
+    """204 for a signed-in user (session, or whatever authentication the API accepts); the API's default
+    permission (IsAuthenticated) refuses everyone else. nginx's auth_request asks it."""
+    return Response(status=204)
+
+
+def body_cap() -> int:
+    from webapp.datasets.forms import FORM_FIELDS_ROOM
+
+    return settings.DATASET_MAX_BYTES + FORM_FIELDS_ROOM
+
+
+async def signed_in(headers: dict[bytes, bytes]) -> bool:
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    key = cookies.get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return False
+    session = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(key)
+    user = await get_user({"session": session})  # checks the session's auth hash, as Django does
+    return user.is_authenticated
+
+
+class RequireSessionForBodies:
+    """ASGI middleware for HTTP: a body over ANON_BODY_MAX bytes (or of unknown length) needs a signed-in
+    session, and no body may exceed the upload cap. Decided from the headers alone."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            refusal = await self.refusal(dict(scope["headers"]))
+            if refusal is not None:
+                await respond(send, *refusal)
+                return
+        await self.app(scope, receive, send)
+
+    async def refusal(self, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        try:
+            length = int(headers[b"content-length"]) if b"content-length" in headers else None
+        except ValueError:
+            return 400, "Content-Length is not a number."
+        if length is None and b"transfer-encoding" not in headers:
+            return None  # no body
+        if length is not None and length <= ANON_BODY_MAX:
+            return None
+        if length is not None and length > body_cap():
+            from webapp.datasets.forms import upload_too_large_message
+
+            return 413, upload_too_large_message()
+        if not await signed_in(headers):
+            return 403, "Sign in first: a request body this large needs a signed-in session."
+        return None
+
+
+async def respond(send, status: int, message: str) -> None:
+    body = json.dumps({"detail": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + [(b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
