@@ -21,7 +21,7 @@ def total_steps(num_train: int, batch_size: int, epochs: int) -> int:
 
 
 def describe_steps(num_train: int, batch_size: int, epochs: int) -> str:
-    """In words: "152 optimizer steps in total (19 per epoch: 1,257 training images in batches of 64, 8 epochs)"."""
+    """In words: "152 optimizer steps in total (19 per epoch: 1,259 training images in batches of 64, 8 epochs)"."""
     per_epoch = steps_per_epoch(num_train, batch_size)
     total = per_epoch * epochs
     return (

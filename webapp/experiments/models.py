@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,6 +14,7 @@ from webapp.core.paths import hide_paths
 from webapp.core.queues import TRAINING_QUEUES, Queue
 from webapp.core.serialize import iso
 from webapp.datasets.models import Dataset
+from webapp.experiments import files
 from webapp.experiments.states import EXTENDABLE, RESUMABLE, CancelOutcome, Status
 from webapp.teams.models import Team
 
@@ -254,3 +257,10 @@ class EpochMetric(models.Model):
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.FIELDS}
+
+
+@receiver(post_delete, sender=Experiment)
+def _delete_files(sender, instance: Experiment, **kwargs) -> None:
+    # After the commit: a rolled-back delete must not have removed the files.
+    experiment_id = instance.pk
+    transaction.on_commit(lambda: files.delete_files(experiment_id))
