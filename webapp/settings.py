@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "webapp.teams",
     "webapp.datasets",
     "webapp.experiments",
+    "webapp.sweeps",
 ]
 
 MIDDLEWARE = [

@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("webapp.experiments.urls")),
     path("datasets/", include("webapp.datasets.urls")),
+    path("sweeps/", include("webapp.sweeps.urls")),
     path("api/", include("webapp.api_urls")),
 ]

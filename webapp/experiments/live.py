@@ -25,6 +25,18 @@ def team_group_name(team_id: int) -> str:
     return f"team.{team_id}.experiments"
 
 
+def sweep_group_name(sweep_id: int) -> str:
+    return f"sweep.{sweep_id}"
+
+
+def send_sweep(sweep_id: int, summary: dict[str, Any]) -> None:
+    """The sweep's page learns that the sweep (its status, or one of its trials) changed."""
+    async_to_sync(get_channel_layer().group_send)(
+        sweep_group_name(sweep_id),
+        {"type": "sweep.changed", "message": {"type": "sweep", "sweep": sweep_id, **summary}},
+    )
+
+
 def send(experiment_id: int, kind: str, payload: dict[str, Any]) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown live message kind {kind!r}")

@@ -1,0 +1,46 @@
+"""Sweeps made directly (as the form would), and waiting for them, for the sweep tests."""
+
+from __future__ import annotations
+
+from tests.helpers import TINY_CONFIG, wait_until
+from training import TrainConfig
+from webapp.experiments.models import Experiment
+from webapp.experiments.states import ACTIVE
+from webapp.sweeps.models import Sweep, SweepStatus
+
+
+def make_sweep(owner, dataset, space: dict, **fields) -> Sweep:
+    config = TrainConfig.from_dict({**TINY_CONFIG, **fields.pop("config", {})}).to_dict()
+    defaults = {"method": "grid", "objective": "val_acc", "pruner": "none", "max_trials": 4, "parallelism": 1}
+    return Sweep.objects.create(
+        team=dataset.team,
+        owner=owner,
+        dataset=dataset,
+        name="tiny sweep",
+        config=config,
+        space=space,
+        **{**defaults, **fields},
+    )
+
+
+def fresh(sweep: Sweep) -> Sweep:
+    return Sweep.objects.get(pk=sweep.pk)
+
+
+def active_trials(sweep: Sweep) -> int:
+    return Experiment.objects.filter(trial__sweep=sweep, status__in=ACTIVE).count()
+
+
+def sweep_finished(sweep: Sweep, timeout: float = 300, watch=None) -> Sweep:
+    """The sweep once it has finished; `watch()` is called at every poll (e.g. to check the cap)."""
+
+    def done():
+        if watch is not None:
+            watch()
+        return (s := fresh(sweep)).status == SweepStatus.FINISHED and s
+
+    return wait_until(done, timeout, message=f"sweep #{sweep.pk} to finish")
+
+
+def trial_experiments(sweep: Sweep) -> list[Experiment]:
+    return [t.experiment for t in fresh(sweep).trial_rows()]
