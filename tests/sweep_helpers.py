@@ -31,7 +31,7 @@ def active_trials(sweep: Sweep) -> int:
     return Experiment.objects.filter(trial__sweep=sweep, status__in=ACTIVE).count()
 
 
-def sweep_finished(sweep: Sweep, timeout: float = 300, watch=None) -> Sweep:
+def sweep_finished(sweep: Sweep, timeout: float = 300, watch=None, message_log=None) -> Sweep:
     """The sweep once it has finished; `watch()` is called at every poll (e.g. to check the cap)."""
 
     def done():
@@ -39,7 +39,10 @@ def sweep_finished(sweep: Sweep, timeout: float = 300, watch=None) -> Sweep:
             watch()
         return (s := fresh(sweep)).status == SweepStatus.FINISHED and s
 
-    return wait_until(done, timeout, message=f"sweep #{sweep.pk} to finish")
+    def message() -> str:
+        return f"sweep #{sweep.pk} to finish" + (f"; the worker's log:\n{message_log()}" if message_log else "")
+
+    return wait_until(done, timeout, message=message)
 
 
 def trial_experiments(sweep: Sweep) -> list[Experiment]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
+from training.callbacks import Callback, EpochMetrics
 from training.search import PruneWeakTrials
+from webapp.experiments import live
 from webapp.experiments.signals import experiment_finished, experiment_starting
 from webapp.sweeps.models import SweepStatus, Trial
 
@@ -18,12 +20,14 @@ def prune_weak_trials(sender, experiment, **kwargs) -> list:
     if trial is None:
         return []
     sweep = trial.sweep
+    tell_sweep(trial, "started")
     spec = sweep.pruner_spec()
     if spec.name == "none" or experiment.epochs > spec.max_epochs:
-        return []
+        return [TrialNotifier(trial)]
     own = next(r for r in sweep.records() if r.number == trial.number)
     done = {e: v for e, v in own.values.items() if e <= (experiment.checkpoint_epoch or 0)}
     return [
+        TrialNotifier(trial),
         PruneWeakTrials(
             spec,
             sweep.goal,
@@ -31,7 +35,7 @@ def prune_weak_trials(sender, experiment, **kwargs) -> list:
             trial.params,
             others=lambda: sweep.records(exclude=trial.number),
             values=done,
-        )
+        ),
     ]
 
 
@@ -40,5 +44,22 @@ def advance_on_finish(sender, experiment, **kwargs) -> None:
     from webapp.sweeps.driver import send_advance
 
     trial = Trial.objects.select_related("sweep").filter(experiment=experiment).first()
-    if trial is not None and trial.sweep.status == SweepStatus.RUNNING:
+    if trial is None:
+        return
+    tell_sweep(trial, "finished")
+    if trial.sweep.status == SweepStatus.RUNNING:
         send_advance(trial.sweep)
+
+
+def tell_sweep(trial: Trial, what: str, epoch: int | None = None) -> None:
+    live.send_sweep(trial.sweep_id, {"trial": trial.number, "change": what, "epoch": epoch})
+
+
+class TrialNotifier(Callback):
+    """The sweep's page hears of every epoch of its trials."""
+
+    def __init__(self, trial: Trial) -> None:
+        self.trial = trial
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        tell_sweep(self.trial, "epoch", metrics.epoch)
