@@ -1,4 +1,5 @@
-"""The live streams: an experiment (/ws/experiments/<id>/), the lists (/ws/experiments/) and a sweep (/ws/sweeps/<id>/)."""
+"""The live streams: an experiment (/ws/experiments/<id>/), the lists (/ws/experiments/) and a sweep
+(/ws/sweeps/<id>/)."""
 
 from __future__ import annotations
 
