@@ -5,8 +5,8 @@ with kinds epoch (payload: "metrics", an EpochMetric's dictionary), status (the 
 `summary_dict()` and "started"), progress and log. Per team, to the group `team.<id>.experiments`:
 {"type": "changed", "experiment": <id>, ...summary_dict()} of an experiment whose state changed, for
 the lists. Per sweep, to the group `sweep.<id>`: {"type": "sweep", "sweep": <id>, ...} when the sweep
-or one of its trials changed (the page reloads the sweep's data). Consumers have one handler per kind and check permission before
-they forward anything.
+or one of its trials changed (the page reloads the sweep's data). Consumers have one handler per kind
+and check permission before they forward anything.
 """
 
 from __future__ import annotations
