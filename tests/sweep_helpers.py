@@ -47,3 +47,16 @@ def sweep_finished(sweep: Sweep, timeout: float = 300, watch=None, message_log=N
 
 def trial_experiments(sweep: Sweep) -> list[Experiment]:
     return [t.experiment for t in fresh(sweep).trial_rows()]
+
+
+def sweep_socket(sweep_id: int, session_key: str | None = None):
+    """A websocket client for /ws/sweeps/<id>/ on the real ASGI application (auth, origin check, routing)."""
+    from channels.testing import WebsocketCommunicator
+
+    from tests.helpers import settings_cookie_name
+    from webapp.asgi import application
+
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if session_key:
+        headers.append((b"cookie", f"{settings_cookie_name()}={session_key}".encode()))
+    return WebsocketCommunicator(application, f"/ws/sweeps/{sweep_id}/", headers=headers)
