@@ -60,3 +60,15 @@ def sweep_socket(sweep_id: int, session_key: str | None = None):
     if session_key:
         headers.append((b"cookie", f"{settings_cookie_name()}={session_key}".encode()))
     return WebsocketCommunicator(application, f"/ws/sweeps/{sweep_id}/", headers=headers)
+
+
+def sweep_form(dataset, space: dict, **changes) -> dict:
+    """What the browser posts to create a sweep: the experiment form's fields (TINY_CONFIG), the space as
+    JSON and the sweep's settings, then `changes`."""
+    import json
+
+    from tests.helpers import experiment_form
+
+    settings = {"space": json.dumps(space), "method": "grid", "objective": "val_acc", "pruner": "none"}
+    settings |= {"max_trials": 3, "parallelism": 1, "seed": 0, "max_epochs": ""}
+    return experiment_form(dataset, name="a sweep", **{**settings, **changes})

@@ -3,7 +3,6 @@ code), plus the search space and the sweep's settings. The API validates through
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -110,10 +109,6 @@ class SweepForm(ExperimentForm):
     @staticmethod
     def space_presets() -> list[dict[str, Any]]:
         return list_space_presets()
-
-    def space_json(self) -> str:
-        value = self["space"].value()
-        return value if isinstance(value, str) else json.dumps(value or {})
 
 
 class AddTrialsForm(forms.Form):
