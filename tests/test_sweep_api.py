@@ -209,3 +209,46 @@ def test_the_pages_list_show_and_create_a_sweep_from_the_form(client, owner, tin
     form["space"] = json.dumps({"lr": {"low": 1, "high": 0}})
     response = client.post("/sweeps/new/", form)
     assert response.status_code == 200 and "lr" in " ".join(response.context["form"].errors["space"])
+
+
+def test_a_sweep_of_1000_trials_reports_them_all_and_marks_at_most_300_curves(client, owner, tiny_dataset):
+    import random
+
+    sweep = make_sweep(owner, tiny_dataset, {"lr": {"low": 0.001, "high": 0.1, "log": True}}, method="random")
+    rng = random.Random(0)
+    experiments = Experiment.objects.bulk_create(
+        Experiment(
+            team=sweep.team,
+            owner=owner,
+            dataset=tiny_dataset,
+            name=f"t{n}",
+            config=sweep.config,
+            status=Status.SUCCEEDED if n % 3 else Status.PRUNED,
+        )
+        for n in range(1000)
+    )
+    Trial.objects.bulk_create(
+        Trial(sweep=sweep, number=n, params={"lr": rng.uniform(0.001, 0.1)}, experiment=e)
+        for n, e in enumerate(experiments)
+    )
+    EpochMetric.objects.bulk_create(
+        EpochMetric(
+            experiment=e,
+            epoch=epoch,
+            train_loss=1.0,
+            train_acc=0.5,
+            val_loss=1.0,
+            val_acc=rng.random(),
+            lr=0.01,
+            seconds=0.5,
+        )
+        for e in experiments
+        for epoch in (1, 2, 3)[: 3 if e.status == Status.SUCCEEDED else 1]
+    )
+    client.force_login(owner)
+    data = client.get(f"/api/sweeps/{sweep.pk}/").json()
+    assert len(data["trials"]) == 1000
+    assert sum(t["curve"] for t in data["trials"]) == 300
+    assert sorted(t["rank"] for t in data["trials"]) == list(range(1, 1001))
+    assert set(data["importance"]) == {"lr"}
+    assert client.get(f"/sweeps/{sweep.pk}/").status_code == 200

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webapp.experiments.consumers import ExperimentConsumer, ExperimentListConsumer, SweepConsumer
+from webapp.experiments.consumers import ExperimentConsumer, ExperimentListConsumer
+from webapp.sweeps.consumers import SweepConsumer
 
 websocket_urlpatterns = [
     path("ws/experiments/", ExperimentListConsumer.as_asgi()),

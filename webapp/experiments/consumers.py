@@ -1,5 +1,4 @@
-"""The live streams: an experiment (/ws/experiments/<id>/), the lists (/ws/experiments/) and a sweep
-(/ws/sweeps/<id>/)."""
+"""The live experiment stream: /ws/experiments/<id>/."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from webapp.experiments.access import experiment_for
-from webapp.experiments.live import group_name, sweep_group_name, team_group_name
+from webapp.experiments.live import group_name, team_group_name
 from webapp.teams.access import teams_of
 
 DENIED = 4403
@@ -135,41 +134,3 @@ class ExperimentListConsumer(AsyncJsonWebsocketConsumer):
         team_ids = await self.team_ids()
         if team_ids is not None and event["team"] in team_ids:
             await self.send_json(event["message"])
-
-
-class SweepConsumer(AsyncJsonWebsocketConsumer):
-    """/ws/sweeps/<id>/: tells the sweep's page that the sweep or one of its trials changed (the page then
-    reloads the sweep's data). Team access is checked at connect and before every send."""
-
-    async def connect(self) -> None:
-        self.sweep_id = self.scope["url_route"]["kwargs"]["pk"]
-        self.group = None
-        if not await self.allowed():
-            await self.close(code=DENIED)
-            return
-        self.group = sweep_group_name(self.sweep_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    @database_sync_to_async
-    def allowed(self) -> bool:
-        from webapp.sweeps.access import sweep_for
-
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            return False
-        try:
-            sweep_for(user, self.sweep_id)
-        except Http404:
-            return False
-        return True
-
-    async def sweep_changed(self, event: dict) -> None:
-        if await self.allowed():
-            await self.send_json(event["message"])
-        else:
-            await self.close(code=DENIED)

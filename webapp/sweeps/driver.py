@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,6 +46,12 @@ def advance(sweep_id: int) -> list[Trial]:
             sweep.save(update_fields=["status", "finished_at"])
     _tell(sweep)
     return created
+
+
+@shared_task(name="sweeps.advance", ignore_result=True)
+def advance_sweep(sweep_id: int) -> int:
+    """The Celery task: start what the sweep may start now; returns how many trials it started."""
+    return len(advance(sweep_id))
 
 
 def _start_trials(sweep: Sweep) -> list[Trial]:
@@ -143,8 +150,6 @@ def add_trials(sweep: Sweep, trials: int = 0, max_epochs: int | None = None) -> 
 
 def send_advance(sweep: Sweep) -> None:
     """Run `advance` on a worker once the current transaction commits (the control task jumps the queue)."""
-    from webapp.sweeps.tasks import advance_sweep
-
     send_after_commit(advance_sweep, sweep.pk, queue=CONTROL_QUEUE, priority=BROKER_PRIORITY[Priority.HIGH])
 
 

@@ -1,13 +1,8 @@
-"""The sweep's control task: the worker that runs it decides the next trials (see `driver`)."""
+"""The sweep's control task, `sweeps.advance` (defined with the driver it runs; listed here for Celery's
+task discovery)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from webapp.sweeps.driver import advance_sweep
 
-from webapp.sweeps import driver
-
-
-@shared_task(name="sweeps.advance", ignore_result=True)
-def advance_sweep(sweep_id: int) -> int:
-    """Start what the sweep may start now; returns how many trials it started."""
-    return len(driver.advance(sweep_id))
+__all__ = ["advance_sweep"]
