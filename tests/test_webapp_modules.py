@@ -40,7 +40,7 @@ def runtime_imports(path: Path, package: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("app", ["datasets", "experiments", "teams", "core"])
+@pytest.mark.parametrize("app", ["datasets", "experiments", "teams", "core", "sweeps"])
 def test_no_module_of_an_app_imports_one_that_imports_it_back(app):
     package = f"webapp.{app}"
     folder = ROOT / "webapp" / app

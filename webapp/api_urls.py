@@ -13,4 +13,5 @@ urlpatterns = [
     path("experiments/<int:pk>/resume/", experiments_api.experiment_resume, name="api_experiment_resume"),
     path("experiments/<int:pk>/extend/", experiments_api.experiment_extend, name="api_experiment_extend"),
     path("datasets/", include("webapp.datasets.api_urls")),
+    path("sweeps/", include("webapp.sweeps.api")),
 ]

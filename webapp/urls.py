@@ -13,5 +13,6 @@ urlpatterns = [
     path("auth/session/", session_check, name="session_check"),
     path("", include("webapp.experiments.urls")),
     path("datasets/", include("webapp.datasets.urls")),
+    path("sweeps/", include("webapp.sweeps.urls")),
     path("api/", include("webapp.api_urls")),
 ]

@@ -167,7 +167,7 @@ class Dataset(models.Model):
         return self.processed_at is not None
 
     def is_used(self) -> bool:
-        return self.pk is not None and self.experiments.exists()
+        return self.pk is not None and (self.experiments.exists() or self.sweeps.exists())
 
     def versions(self) -> models.QuerySet[Dataset]:
         return Dataset.objects.versions_of(self.team_id, self.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from webapp.experiments import live
+from webapp.experiments import live, signals
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import CancelOutcome
 from webapp.experiments.tasks import enqueue
@@ -22,6 +22,8 @@ def create(experiment: Experiment) -> Experiment:
 def cancel(experiment: Experiment) -> CancelOutcome:
     outcome = experiment.request_cancel()
     live.send_status(experiment)
+    if outcome == CancelOutcome.CANCELLED:  # it was queued: final now (a running one ends on its worker)
+        signals.finished(experiment)
     return outcome
 
 

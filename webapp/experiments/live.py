@@ -4,7 +4,9 @@ Per experiment, to the group `experiment.<id>`: {"type": <kind>, "experiment": <
 with kinds epoch (payload: "metrics", an EpochMetric's dictionary), status (the experiment's
 `summary_dict()` and "started"), progress and log. Per team, to the group `team.<id>.experiments`:
 {"type": "changed", "experiment": <id>, ...summary_dict()} of an experiment whose state changed, for
-the lists. Consumers have one handler per kind and check permission before they forward anything.
+the lists. Per sweep, to the group `sweep.<id>`: {"type": "sweep", "sweep": <id>, ...} when the sweep
+or one of its trials changed (the page reloads the sweep's data). Consumers have one handler per kind
+and check permission before they forward anything.
 """
 
 from __future__ import annotations
@@ -23,6 +25,18 @@ def group_name(experiment_id: int) -> str:
 
 def team_group_name(team_id: int) -> str:
     return f"team.{team_id}.experiments"
+
+
+def sweep_group_name(sweep_id: int) -> str:
+    return f"sweep.{sweep_id}"
+
+
+def send_sweep(sweep_id: int, payload: dict[str, Any]) -> None:
+    """The sweep's page learns that the sweep (its status, or one of its trials) changed."""
+    async_to_sync(get_channel_layer().group_send)(
+        sweep_group_name(sweep_id),
+        {"type": "sweep.changed", "message": {"type": "sweep", "sweep": sweep_id, **payload}},
+    )
 
 
 def send(experiment_id: int, kind: str, payload: dict[str, Any]) -> None:

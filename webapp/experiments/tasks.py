@@ -9,7 +9,7 @@ from celery.signals import worker_shutting_down
 
 from training import ConfigError, FitResult, Outcome, TrainConfig, fit
 from webapp.core.queues import send_after_commit
-from webapp.experiments import live
+from webapp.experiments import live, signals
 from webapp.experiments.files import checkpoint_dir, final_model_path, last_checkpoint_path
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
@@ -72,7 +72,9 @@ def run_experiment(self, experiment_id: int) -> str:
     recorder = ExperimentRecorder(experiment)
     try:
         config = TrainConfig.from_dict(experiment.config)
-        result = fit(config, experiment.dataset.splits(), [recorder], **_fit_keywords(experiment))
+        keywords = _fit_keywords(experiment)
+        callbacks = [recorder, *signals.extra_callbacks(experiment)]
+        result = fit(config, experiment.dataset.splits(), callbacks, **keywords)
     except ConfigError as exc:
         experiment.finish(Status.FAILED, error=f"Invalid config: {exc}")
     except Exception as exc:  # any failure of a run must end as `failed` with the reason shown on the page
@@ -83,4 +85,5 @@ def run_experiment(self, experiment_id: int) -> str:
     experiment.refresh_from_db()
     recorder.log(f"{experiment.get_status_display().lower()}" + (f": {experiment.error}" if experiment.error else ""))
     live.send_status(experiment)
+    signals.finished(experiment)
     return experiment.status

@@ -1,0 +1,111 @@
+"""JSON API for sweeps (session auth, CSRF on writes; the same team access as experiments: viewers read,
+outsiders get 404). Creating validates through the sweep form, so errors name the field as it does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.urls import path
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from training import ConfigError, TrainConfig
+from webapp.experiments.forms import presets_initial
+from webapp.sweeps import driver
+from webapp.sweeps.access import sweep_for, sweeps_for
+from webapp.sweeps.forms import AddTrialsForm, SweepForm
+from webapp.sweeps.models import SweepStatus
+from webapp.sweeps.report import sweep_report
+from webapp.sweeps.views import create_sweep
+from webapp.teams.access import writable_teams
+
+SETTINGS = ("name", "description", "dataset", "priority", "space", "method", "objective", "pruner")
+NUMBERS = ("max_trials", "max_epochs", "parallelism", "seed")
+
+
+def form_data(body: Any) -> dict[str, Any]:
+    """The sweep form's fields from an API body: {"presets": [...], "config": {overrides}, settings...}.
+    Raises ConfigError naming `presets` or `config.<field>`."""
+    if not isinstance(body, dict):
+        raise ConfigError({"__all__": "send a JSON object"})
+    presets = body.get("presets") or []
+    overrides = body.get("config") or {}
+    if not isinstance(presets, list) or not isinstance(overrides, dict):
+        raise ConfigError({"presets" if not isinstance(presets, list) else "config": "wrong type"})
+    known = {info["name"] for info in TrainConfig.fields_info()}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError({f"config.{name}": "unknown config field" for name in unknown})
+    try:
+        data = presets_initial([str(p) for p in presets]) if presets else TrainConfig().to_dict()
+    except KeyError:
+        raise ConfigError({"presets": f"unknown preset in {presets}"}) from None
+    data.update(overrides)
+    data.update({k: body[k] for k in (*SETTINGS, *NUMBERS) if k in body and body[k] is not None})
+    data.setdefault("priority", "normal")
+    return data
+
+
+def errors_of(form) -> dict[str, list[str]]:
+    return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+
+
+@api_view(["GET", "POST"])
+def sweep_list(request: Request) -> Response:
+    if request.method == "GET":
+        return Response([s.summary_dict() for s in sweeps_for(request.user)[:500]])
+    if not writable_teams(request.user).exists():
+        return Response({"error": "viewers cannot create sweeps"}, status=403)
+    try:
+        data = form_data(request.data)
+    except ConfigError as exc:
+        return Response({"errors": {k: [v] for k, v in exc.errors.items()}}, status=400)
+    form = SweepForm(data, user=request.user)
+    if not form.is_valid():
+        return Response({"errors": errors_of(form)}, status=400)
+    sweep = create_sweep(form, request.user)
+    return Response(sweep_report(sweep), status=201)
+
+
+@api_view(["GET"])
+def sweep_detail(request: Request, pk: int) -> Response:
+    return Response(sweep_report(sweep_for(request.user, pk)))
+
+
+@api_view(["POST"])
+def sweep_stop(request: Request, pk: int) -> Response:
+    sweep = sweep_for(request.user, pk, write=True)
+    if sweep.status != SweepStatus.RUNNING:
+        return Response({"error": f"the sweep is {sweep.get_status_display().lower()}, not running"}, status=409)
+    driver.stop(sweep)
+    return Response(sweep_report(sweep))
+
+
+@api_view(["POST"])
+def sweep_resume(request: Request, pk: int) -> Response:
+    sweep = sweep_for(request.user, pk, write=True)
+    if not driver.resume(sweep):
+        return Response({"error": "only a stopped sweep can be resumed"}, status=409)
+    return Response(sweep_report(sweep))
+
+
+@api_view(["POST"])
+def sweep_add_trials(request: Request, pk: int) -> Response:
+    sweep = sweep_for(request.user, pk, write=True)
+    form = AddTrialsForm(request.data)
+    if not form.is_valid():
+        return Response({"errors": errors_of(form)}, status=400)
+    with transaction.atomic():
+        driver.add_trials(sweep, form.cleaned_data["trials"] or 0, form.cleaned_data.get("max_epochs"))
+    return Response(sweep_report(sweep))
+
+
+urlpatterns = [
+    path("", sweep_list, name="api_sweep_list"),
+    path("<int:pk>/", sweep_detail, name="api_sweep_detail"),
+    path("<int:pk>/stop/", sweep_stop, name="api_sweep_stop"),
+    path("<int:pk>/resume/", sweep_resume, name="api_sweep_resume"),
+    path("<int:pk>/add/", sweep_add_trials, name="api_sweep_add_trials"),
+]

@@ -1,0 +1,157 @@
+"""What a sweep does next, decided from the database alone (so it survives restarts of anything).
+
+`advance(sweep_id)` runs under a row lock on the sweep: it rebuilds the trials' records, asks the search
+method (Optuna ask-and-tell via training.search) for points until the parallelism cap or the budget,
+and creates each trial as an ordinary experiment through `experiments.actions.create` (same queues and
+priorities). It runs as the Celery task `sweeps.advance`, sent when a sweep starts or resumes and
+whenever one of its trials reaches a final status.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from training import ConfigError
+from training.search import SpaceError, apply_point, suggest
+from webapp.core.queues import Queue, queue_for, send_after_commit
+from webapp.experiments import actions, live
+from webapp.experiments.models import BROKER_PRIORITY, Experiment, Priority
+from webapp.experiments.states import ACTIVE
+from webapp.experiments.states import Status as ExperimentStatus
+from webapp.sweeps.models import Sweep, SweepStatus, Trial
+
+logger = logging.getLogger(__name__)
+
+WORKER_SHUTDOWN = "worker shut down"  # in the error of a run its worker's shutdown interrupted
+CONTROL_QUEUE = Queue.CPU  # the default queue: every training worker serves it
+MAX_ROUNDS = 50  # points whose config cannot train fail at once; this bounds one call's retries
+
+
+def advance(sweep_id: int) -> list[Trial]:
+    """Start the trials the sweep may start now; finish it when nothing runs and nothing can start.
+    Returns the new trials."""
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().filter(pk=sweep_id).first()
+        if sweep is None or sweep.status != SweepStatus.RUNNING:
+            return []
+        _resume_interrupted(sweep)
+        created = _start_trials(sweep)
+        records = sweep.records()
+        if not any(r.state in ("queued", "running") for r in records) and not created:
+            sweep.status, sweep.finished_at = SweepStatus.FINISHED, timezone.now()
+            sweep.save(update_fields=["status", "finished_at"])
+    _tell(sweep)
+    return created
+
+
+@shared_task(name="sweeps.advance", ignore_result=True)
+def advance_sweep(sweep_id: int) -> int:
+    """The Celery task: start what the sweep may start now; returns how many trials it started."""
+    return len(advance(sweep_id))
+
+
+def _start_trials(sweep: Sweep) -> list[Trial]:
+    created: list[Trial] = []
+    for _ in range(MAX_ROUNDS):
+        records = sweep.records()
+        count = sweep.budget.trials_to_start(records, sweep.parallelism)
+        if count <= 0:
+            break
+        suggestions = suggest(sweep.search_space, sweep.method, sweep.seed, records, count, objective=sweep.goal)
+        if not suggestions:  # a grid that has handed out every point
+            break
+        created += [_create_trial(sweep, s.number, s.params) for s in suggestions]
+    return [t for t in created if t.experiment.status != ExperimentStatus.FAILED]
+
+
+def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
+    """The trial's experiment, queued; failed at once (with the reason) when its config cannot train."""
+    experiment = Experiment(
+        team=sweep.team,
+        owner=sweep.owner,
+        dataset=sweep.dataset,
+        name=f"{sweep.name} · trial {number}",
+        description=f"Trial {number} of sweep #{sweep.pk}: " + ", ".join(f"{k}={v}" for k, v in params.items()),
+        tags=["sweep"],
+        priority=sweep.priority,
+        presets=sweep.presets,
+    )
+    try:
+        config = apply_point(sweep.base_config, params)
+    except (ConfigError, SpaceError) as exc:
+        experiment.config = {**sweep.config, **params}
+        experiment.status, experiment.error = ExperimentStatus.FAILED, f"Invalid config: {exc}"
+        experiment.finished_at = timezone.now()
+        experiment.save()
+    else:
+        experiment.config, experiment.queue = config.to_dict(), queue_for(config)
+        actions.create(experiment)
+    return Trial.objects.create(sweep=sweep, number=number, params=params, experiment=experiment)
+
+
+def _resume_interrupted(sweep: Sweep) -> None:
+    """Trials whose worker shut down under them go back to the queue, from their checkpoint."""
+    interrupted = Experiment.objects.filter(
+        trial__sweep=sweep, status=ExperimentStatus.FAILED, error__contains=WORKER_SHUTDOWN
+    )
+    for experiment in interrupted:
+        actions.requeue(experiment)
+
+
+def stop(sweep: Sweep) -> None:
+    """No new trials; queued ones are dropped (cancelled before they start), running ones cancelled at
+    their next batch (checkpoints kept). `resume` takes them up again."""
+    with transaction.atomic():
+        Sweep.objects.select_for_update().filter(pk=sweep.pk).update(status=SweepStatus.STOPPED, finished_at=None)
+    for experiment in Experiment.objects.filter(trial__sweep=sweep, status__in=ACTIVE):
+        actions.cancel(experiment)
+    sweep.refresh_from_db()
+    _tell(sweep)
+
+
+def resume(sweep: Sweep) -> bool:
+    """Back to running: cancelled trials continue from their checkpoints (or start, if they never did),
+    then the sweep hands out what its budget still allows. False when it was not stopped."""
+    with transaction.atomic():
+        if (
+            not Sweep.objects.select_for_update()
+            .filter(pk=sweep.pk, status=SweepStatus.STOPPED)
+            .update(status=SweepStatus.RUNNING)
+        ):
+            return False
+        for experiment in Experiment.objects.filter(trial__sweep=sweep, status=ExperimentStatus.CANCELLED):
+            actions.requeue(experiment)
+        send_advance(sweep)
+    sweep.refresh_from_db()
+    _tell(sweep)
+    return True
+
+
+def add_trials(sweep: Sweep, trials: int = 0, max_epochs: int | None = None) -> None:
+    """More trials (and optionally a larger epoch budget) for a sweep, finished or not: it keeps its
+    history and runs again. A stopped sweep stays stopped until resumed."""
+    with transaction.atomic():
+        locked = Sweep.objects.select_for_update().get(pk=sweep.pk)
+        locked.max_trials += trials
+        if max_epochs is not None:
+            locked.max_epochs = max_epochs
+        if locked.status == SweepStatus.FINISHED:
+            locked.status, locked.finished_at = SweepStatus.RUNNING, None
+        locked.save(update_fields=["max_trials", "max_epochs", "status", "finished_at"])
+        if locked.status == SweepStatus.RUNNING:
+            send_advance(locked)
+    sweep.refresh_from_db()
+    _tell(sweep)
+
+
+def send_advance(sweep: Sweep) -> None:
+    """Run `advance` on a worker once the current transaction commits (the control task jumps the queue)."""
+    send_after_commit(advance_sweep, sweep.pk, queue=CONTROL_QUEUE, priority=BROKER_PRIORITY[Priority.HIGH])
+
+
+def _tell(sweep: Sweep) -> None:
+    live.send_sweep(sweep.pk, sweep.summary_dict())
