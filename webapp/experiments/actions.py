@@ -11,10 +11,11 @@ from webapp.experiments.states import CancelOutcome
 from webapp.experiments.tasks import enqueue
 
 
-def create(experiment: Experiment) -> Experiment:
-    """Save a new experiment (built by the form) as queued, and send its task once that commits."""
+def create(experiment: Experiment, tags: list[str] = ()) -> Experiment:
+    """Save a new experiment (built by the form) as queued with its tags, and send its task once that commits."""
     with transaction.atomic():
         experiment.save()
+        experiment.set_tags(list(tags))
         enqueue(experiment)
     return experiment
 

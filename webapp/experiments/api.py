@@ -3,6 +3,7 @@ Experiments are answered with `Experiment.to_dict()`, metric rows with `EpochMet
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -16,10 +17,12 @@ from webapp.core.queues import queue_for
 from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import ExperimentForm, ExtendForm
+from webapp.experiments.history import ExperimentFilter, list_rows
 from webapp.experiments.models import Experiment
 from webapp.experiments.serializers import (
     CancelSerializer,
     ExperimentCreateSerializer,
+    ExperimentRowSerializer,
     ExperimentSerializer,
     ExtendSerializer,
     MetricsSerializer,
@@ -34,6 +37,8 @@ CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="its state does no
 
 class ExperimentViewSet(viewsets.GenericViewSet):
     serializer_class = ExperimentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ExperimentFilter
     queryset = Experiment.objects.none()  # always through the access helpers below
 
     def get_queryset(self):
@@ -42,10 +47,17 @@ class ExperimentViewSet(viewsets.GenericViewSet):
     def get_object(self) -> Experiment:
         return experiment_for(self.request.user, self.kwargs["pk"], write=self.request.method != "GET")
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "positions": Experiment.queue_positions()}
+
+    @extend_schema(responses=ExperimentRowSerializer(many=True))
     def list(self, request: Request) -> Response:
-        positions = Experiment.queue_positions()
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([e.to_dict(positions) for e in page])
+        """Your teams' experiments: filtered, searched, sorted (pinned first) and paginated as the dashboard is."""
+        rows = self.filter_queryset(list_rows(request.user))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(
+            ExperimentRowSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
 
     @extend_schema(request=ExperimentCreateSerializer, responses={201: ExperimentSerializer, 400: ErrorSerializer})
     def create(self, request: Request) -> Response:
@@ -55,7 +67,7 @@ class ExperimentViewSet(viewsets.GenericViewSet):
         form = api_form(request.data, request.user)
         if not form.is_valid():
             raise ValidationError(form_errors(form))
-        experiment = actions.create(form.new_experiment(request.user))
+        experiment = actions.create(form.new_experiment(request.user), tags=form.cleaned_data["tags"])
         return Response(experiment.to_dict(), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: int) -> Response:

@@ -13,7 +13,7 @@ from training import TrainConfig
 from training.presets import PRESETS
 from webapp.core.api_schema import FromDict, nullable
 from webapp.experiments.forms import DEFAULT_PRESETS, ExperimentForm, presets_initial
-from webapp.experiments.models import EpochMetric, Priority
+from webapp.experiments.models import EpochMetric, Experiment, Priority
 from webapp.experiments.states import Status
 
 FIELD_TYPES = {int: serializers.IntegerField, float: serializers.FloatField, bool: serializers.BooleanField}
@@ -158,6 +158,41 @@ class MetricsSerializer(ExperimentSummarySerializer):
     """Its state and every epoch so far: what the live page draws before its websocket connects."""
 
     history = EpochSerializer(many=True)
+
+
+class ExperimentRowSerializer(serializers.ModelSerializer):
+    """One row of the experiments list (`history.list_rows`): what the list shows, metrics included."""
+
+    url = serializers.CharField(source="get_absolute_url")
+    status_label = serializers.CharField(source="get_status_display")
+    queue_position = serializers.SerializerMethodField()
+    team = serializers.IntegerField(source="team_id")
+    dataset = serializers.IntegerField(source="dataset.id")
+    dataset_name = serializers.CharField(source="dataset.name")
+    owner = serializers.CharField(source="owner.username")
+    arch = serializers.CharField(allow_null=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    test_accuracy = serializers.FloatField(allow_null=True)
+    test_loss = serializers.FloatField(allow_null=True)
+    val_accuracy = serializers.FloatField(allow_null=True, help_text="the best epoch's")
+    val_loss = serializers.FloatField(allow_null=True, help_text="the best epoch's")
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Experiment
+        fields = [
+            *("id", "name", "url", "status", "status_label", "queue", "priority", "queue_position"),
+            *("cancel_requested", "pinned", "team", "dataset", "dataset_name", "owner", "arch", "tags"),
+            *("test_accuracy", "test_loss", "val_accuracy", "val_loss", "duration_seconds"),
+            *("created_at", "queued_at", "started_at", "finished_at"),
+        ]
+        read_only_fields = fields
+
+    def get_queue_position(self, experiment: Experiment) -> int | None:
+        return self.context["positions"].get(experiment.pk)
+
+    def get_duration_seconds(self, experiment: Experiment) -> float | None:
+        return experiment.duration.total_seconds() if experiment.duration is not None else None
 
 
 class ExtendSerializer(serializers.Serializer):
