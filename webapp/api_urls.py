@@ -20,7 +20,11 @@ urlpatterns = [
     path("teams/", TeamList.as_view(), name="api_team_list"),
     path("experiments/", experiments("list", get="list", post="create"), name="api_experiment_list"),
     path("experiments/resolve/", experiments_api.resolve_config, name="api_resolve_config"),
-    path("experiments/<int:pk>/", experiments("detail", get="retrieve"), name="api_experiment_detail"),
+    path(
+        "experiments/<int:pk>/",
+        experiments("detail", get="retrieve", patch="partial_update"),
+        name="api_experiment_detail",
+    ),
     path("experiments/<int:pk>/metrics/", experiments("detail", get="metrics"), name="api_experiment_metrics"),
     path("experiments/<int:pk>/cancel/", experiments("detail", post="cancel"), name="api_experiment_cancel"),
     path("experiments/<int:pk>/resume/", experiments("detail", post="resume"), name="api_experiment_resume"),

@@ -34,3 +34,12 @@ def requeue(experiment: Experiment, extra_epochs: int = 0) -> bool:
             enqueue(experiment)
     live.send_status(experiment)
     return queued
+
+
+def annotate(experiment: Experiment, notes: str, tags: list[str], pinned: bool) -> None:
+    """Change its notes, tags and pin; the lists and its page learn of it."""
+    with transaction.atomic():
+        experiment.notes, experiment.pinned = notes, pinned
+        experiment.save(update_fields=["notes", "pinned"])
+        experiment.set_tags(tags)
+    live.send_status(experiment)

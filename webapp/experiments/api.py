@@ -26,8 +26,10 @@ from webapp.experiments.serializers import (
     ExperimentSerializer,
     ExtendSerializer,
     MetricsSerializer,
+    NotesSerializer,
     api_form,
     form_errors,
+    notes_form,
 )
 from webapp.experiments.states import CancelOutcome
 from webapp.teams.access import writable_teams
@@ -72,6 +74,16 @@ class ExperimentViewSet(viewsets.GenericViewSet):
 
     def retrieve(self, request: Request, pk: int) -> Response:
         return Response(self.get_object().to_dict())
+
+    @extend_schema(request=NotesSerializer, responses={200: ExperimentSerializer, 400: ErrorSerializer})
+    def partial_update(self, request: Request, pk: int) -> Response:
+        """Change its notes (Markdown), tags or pin: members and owners of its team."""
+        experiment = self.get_object()
+        form = notes_form(request.data, experiment)
+        if not form.is_valid():
+            raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+        actions.annotate(experiment, **form.cleaned_data)
+        return Response(experiment.to_dict())
 
     @extend_schema(responses=MetricsSerializer)
     @action(detail=True)

@@ -7,6 +7,7 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
+from webapp.core.markdown import render_markdown
 from webapp.core.queues import TRAINING_QUEUES, Queue
 from webapp.core.serialize import iso
 from webapp.datasets.models import Dataset
@@ -179,6 +180,9 @@ class Experiment(models.Model):
         self.refresh_from_db()
         return bool(changed)
 
+    def notes_html(self) -> str:
+        return render_markdown(self.notes)
+
     def tag_names(self) -> list[str]:
         return [tag.name for tag in self.tags.all()]
 
@@ -237,6 +241,7 @@ class Experiment(models.Model):
             "owner": self.owner.get_username(),
             "tags": self.tag_names(),
             "notes": self.notes,
+            "notes_html": self.notes_html(),
             "pinned": self.pinned,
             "presets": self.presets,
             "config": self.config,

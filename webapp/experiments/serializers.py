@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 from training import TrainConfig
 from training.presets import PRESETS
 from webapp.core.api_schema import FromDict, nullable
-from webapp.experiments.forms import DEFAULT_PRESETS, ExperimentForm, presets_initial
+from webapp.experiments.forms import DEFAULT_PRESETS, ExperimentForm, NotesForm, presets_initial
 from webapp.experiments.models import EpochMetric, Experiment, Priority
 from webapp.experiments.states import Status
 
@@ -142,6 +142,9 @@ class ExperimentSerializer(ExperimentSummarySerializer):
     cloned_from = nullable(serializers.IntegerField())
     init_from = nullable(serializers.IntegerField())
     created_at = serializers.DateTimeField()
+    notes = serializers.CharField(help_text="Markdown")
+    notes_html = serializers.CharField(help_text="the notes rendered and sanitized")
+    pinned = serializers.BooleanField()
 
 
 class CancelSerializer(ExperimentSerializer):
@@ -193,6 +196,24 @@ class ExperimentRowSerializer(serializers.ModelSerializer):
 
     def get_duration_seconds(self, experiment: Experiment) -> float | None:
         return experiment.duration.total_seconds() if experiment.duration is not None else None
+
+
+class NotesSerializer(serializers.Serializer):
+    """Documents PATCH /api/experiments/<id>/ (any of these); the notes form validates it."""
+
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=20_000, help_text="Markdown")
+    tags = serializers.ListField(child=serializers.CharField(), required=False, help_text="replaces the tags")
+    pinned = serializers.BooleanField(required=False)
+
+
+def notes_form(data: Any, experiment: Experiment) -> NotesForm:
+    """The notes form filled from a PATCH: what is not sent stays as it is."""
+    data = _object(data, "")
+    values = NotesForm.initial_for(experiment)
+    values.update({name: data[name] for name in ("notes", "pinned") if name in data})
+    if "tags" in data:
+        values["tags"] = ", ".join(_names(data["tags"], "tags"))
+    return NotesForm(values)
 
 
 class ExtendSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from training.presets import PRESETS
 from webapp.datasets.access import datasets_for
 from webapp.experiments import actions, states
 from webapp.experiments.access import experiment_for
-from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm
+from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm, NotesForm
 from webapp.experiments.history import ExperimentFilter, list_rows, page_size
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import CancelOutcome, Status
@@ -109,6 +109,7 @@ def experiment_detail(request, pk: int):
             "can_write": can_write(request.user, experiment.team_id),
             "log_lines": experiment.log_tail(),
             "page_data": page_data,
+            "notes_form": NotesForm(initial=NotesForm.initial_for(experiment)),
         },
     )
 
@@ -153,6 +154,21 @@ def experiment_extend(request, pk: int):
         )
     else:
         messages.error(request, "Only a finished experiment with a checkpoint can train more epochs.")
+    return redirect(experiment)
+
+
+@login_required
+@require_POST
+def experiment_notes(request, pk: int):
+    """Members change the notes, tags and pin of a run; viewers get a 403 (experiment_for)."""
+    experiment = experiment_for(request.user, pk, write=True)
+    form = NotesForm(request.POST)
+    if form.is_valid():
+        actions.annotate(experiment, **form.cleaned_data)
+        messages.success(request, "Notes, tags and pin saved.")
+    else:
+        errors = "; ".join(f"{form.fields[name].label or name}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, f"Nothing was saved. {errors}")
     return redirect(experiment)
 
 
