@@ -48,7 +48,7 @@ def test_an_outsider_gets_404_everywhere(client, dataset, outsider):
         assert client.get(url).status_code == 404, url
     assert client.get(reverse("dataset_upload") + f"?from={dataset.pk}").status_code == 404
     assert "Colors" not in client.get(reverse("dataset_list")).content.decode()
-    assert client.get(reverse("api_dataset_list")).json() == []
+    assert client.get(reverse("api_dataset_list")).json()["results"] == []
 
 
 def test_a_viewer_sees_everything_but_cannot_upload(client, dataset, viewer):
@@ -109,7 +109,7 @@ def test_sample_images_are_real_pngs(client, dataset, teammate):
 
 def test_the_api_describes_the_dataset(client, dataset, teammate):
     client.force_login(teammate)
-    listed = client.get(reverse("api_dataset_list")).json()
+    listed = client.get(reverse("api_dataset_list")).json()["results"]
     assert [d["name"] for d in listed] == ["Colors"]
     data = client.get(reverse("api_dataset_detail", args=[dataset.pk])).json()
     assert data["classes"] == ["class_0", "class_1", "class_2"] and data["num_images"] == 36

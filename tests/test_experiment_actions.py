@@ -136,7 +136,7 @@ def test_clone_starts_the_form_from_the_exact_config(client, owner, tiny_dataset
     assert response.status_code == 302
     clone = Experiment.objects.exclude(pk=source.pk).get()
     assert clone.config == source.config
-    assert clone.cloned_from == source and clone.tags == ["base", "sgd"] and clone.priority == "high"
+    assert clone.cloned_from == source and clone.tag_names() == ["base", "sgd"] and clone.priority == "high"
     assert clone.name == f"{source.name} (clone)"
 
 
@@ -181,6 +181,6 @@ def test_the_queued_list_shows_positions_by_priority_then_time(client, make_expe
     )
     client.force_login(owner)
     html = client.get(reverse("experiment_tables")).content.decode()
-    queued = html[html.index('id="queued-list"') : html.index('id="finished-list"')]
+    queued = html[html.index('id="queued-list"') : html.index('id="history-list"')]
     assert queued.index("urgent") < queued.index("first") < queued.index("second")
     assert [Experiment.objects.get(name=n).queue_position() for n in ("urgent", "first", "second")] == [1, 2, 3]

@@ -58,7 +58,7 @@ def test_an_outsider_gets_404_everywhere(client, make_experiment, outsider):
     assert client.get(reverse("api_experiment_detail", args=[experiment.pk])).status_code == 404
     assert client.get(reverse("api_experiment_metrics", args=[experiment.pk])).status_code == 404
     assert experiment.name not in client.get(reverse("dashboard")).content.decode()
-    assert client.get(reverse("api_experiment_list")).json() == []
+    assert client.get(reverse("api_experiment_list")).json()["results"] == []
 
 
 def test_the_dashboard_lists_the_teams_experiments(client, make_experiment, owner):
@@ -153,8 +153,9 @@ def test_the_api_and_the_page_describe_an_experiment_with_one_dictionary(client,
     detail = client.get(reverse("api_experiment_detail", args=[experiment.pk])).json()
     assert detail == experiment.to_dict() and detail.items() >= summary.items()
     assert detail["epochs"] == experiment.config["epochs"] and detail["queue_position"] == 1
-    listed = client.get(reverse("api_experiment_list")).json()
-    assert listed == [detail]
+    listed = client.get(reverse("api_experiment_list")).json()["results"]
+    shared = ("id", "name", "url", "status", "status_label", "queue", "priority", "queue_position", "owner", "tags")
+    assert len(listed) == 1 and {k: listed[0][k] for k in shared} == {k: detail[k] for k in shared}
     metrics = client.get(reverse("api_experiment_metrics", args=[experiment.pk])).json()
     assert metrics == {**summary, "history": []}
 

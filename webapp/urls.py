@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from webapp.core import api_errors
 from webapp.core.bodies import session_check
 
 urlpatterns = [
@@ -16,3 +17,8 @@ urlpatterns = [
     path("sweeps/", include("webapp.sweeps.urls")),
     path("api/", include("webapp.api_urls")),
 ]
+
+handler400 = api_errors.handler400
+handler403 = api_errors.handler403
+handler404 = api_errors.handler404
+handler500 = api_errors.handler500

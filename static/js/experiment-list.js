@@ -1,5 +1,6 @@
 // Experiment lists: reload the tables whenever the websocket says an experiment of one of the
-// user's teams changed (debounced), and once after every reconnect in case something was missed.
+// user's teams changed (debounced), and once after every reconnect in case something was missed. The
+// page's query (filters, sort, page) goes with each reload, so the tables stay as the user set them.
 (function () {
   "use strict";
   const box = document.getElementById("experiment-tables");
@@ -9,7 +10,7 @@
   function reload() {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      fetch(box.dataset.url, { credentials: "same-origin" })
+      fetch(box.dataset.url + location.search, { credentials: "same-origin" })
         .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
         .then((html) => { box.innerHTML = html; box.dataset.version = String(Number(box.dataset.version || 0) + 1); })
         .catch(() => {});

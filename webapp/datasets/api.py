@@ -3,22 +3,93 @@ answered with `Dataset.to_dict()`, their state with `Dataset.status_dict()`."""
 
 from __future__ import annotations
 
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from webapp.core.api_pages import Pages
+from webapp.core.api_schema import ErrorSerializer, FromDict, nullable
 from webapp.datasets import notices, preview
 from webapp.datasets.access import dataset_for, dataset_or_rejection, datasets_for
 from webapp.datasets.forms import UploadForm, split_fields, upload_too_large, upload_too_large_message
+from webapp.datasets.models import DatasetStatus
 from webapp.datasets.rejection import DatasetRejected
 from webapp.teams.access import writable_teams
 
+# A rejected upload's id answers the status keys too, with this status (see notices.status_dict).
+STATES = [*DatasetStatus.choices, (notices.REJECTED, notices.REJECTED_LABEL)]
 
+
+class DatasetStatusSerializer(FromDict):
+    """`Dataset.status_dict()`: its state while it is processed."""
+
+    method = "status_dict"
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=STATES)
+    status_label = serializers.CharField()
+    stage = serializers.CharField()
+    progress = serializers.IntegerField()
+    error = serializers.CharField()
+    url = nullable(serializers.CharField())
+
+
+class DatasetSerializer(DatasetStatusSerializer):
+    """`Dataset.to_dict()`: its state, data, split and statistics."""
+
+    method = "to_dict"
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    team = serializers.IntegerField()
+    description = serializers.CharField()
+    source = serializers.CharField()
+    classes = serializers.ListField(child=serializers.CharField())
+    class_counts = serializers.JSONField()
+    num_images = serializers.IntegerField()
+    size_bytes = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    split = serializers.DictField()
+    mean = serializers.ListField(child=serializers.FloatField())
+    std = serializers.ListField(child=serializers.FloatField())
+    created_at = serializers.DateTimeField()
+    processed_at = nullable(serializers.DateTimeField())
+
+
+class DatasetDetailSerializer(DatasetSerializer):
+    report = serializers.DictField()
+
+
+class UploadSerializer(serializers.Serializer):
+    """Documents the upload (multipart); the upload form validates it."""
+
+    team = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    archive = serializers.FileField(help_text="a zip archive: one folder per class, or train/val/test folders")
+    split_seed = serializers.IntegerField(required=False, min_value=0)
+    val_fraction = serializers.FloatField(required=False)
+    test_fraction = serializers.FloatField(required=False)
+
+
+def paginated(request: Request, rows) -> Response:
+    pages = Pages()
+    page = pages.paginate_queryset(rows, request)
+    return pages.get_paginated_response([d.to_dict() for d in page])
+
+
+@extend_schema(methods=["GET"], responses=DatasetSerializer(many=True))
+@extend_schema(
+    methods=["POST"],
+    request={"multipart/form-data": UploadSerializer},
+    responses={201: DatasetSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 413: ErrorSerializer},
+)
 @api_view(["GET", "POST"])
 def dataset_list(request: Request) -> Response:
+    """GET: your teams' datasets (every version). POST: upload a zip archive as a new dataset or version."""
     if request.method == "GET":
-        return Response([d.to_dict() for d in datasets_for(request.user)[:1000]])
+        return paginated(request, datasets_for(request.user))
     # Upload: multipart with team, name, archive (and optionally description, split_seed, val/test_fraction).
     if not writable_teams(request.user).exists():
         return Response({"error": "Viewers cannot upload datasets."}, status=status.HTTP_403_FORBIDDEN)
@@ -39,12 +110,21 @@ def dataset_list(request: Request) -> Response:
     return Response(dataset.to_dict(), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(responses=DatasetDetailSerializer)
 @api_view(["GET"])
 def dataset_detail(request: Request, pk: int) -> Response:
     dataset = dataset_for(request.user, pk)
     return Response({**dataset.to_dict(), "report": {k: v for k, v in dataset.report.items() if k != "samples"}})
 
 
+@extend_schema(responses=DatasetStatusSerializer(many=True))
+@api_view(["GET"])
+def dataset_versions(request: Request, pk: int) -> Response:
+    """Every version of this dataset's name in its team, newest first."""
+    return paginated(request, dataset_for(request.user, pk).versions().select_related("team"))
+
+
+@extend_schema(responses=DatasetStatusSerializer)
 @api_view(["GET"])
 def dataset_status(request: Request, pk: int) -> Response:
     """What the page polls while a dataset is processed; a rejected upload answers with its message."""
@@ -52,6 +132,15 @@ def dataset_status(request: Request, pk: int) -> Response:
     return Response(notices.status_dict(notice) if notice is not None else dataset.status_dict())
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter("preset", str, required=True),
+        *(OpenApiParameter(name, int) for name in ("n", "image_size", "seed")),
+        OpenApiParameter("custom_ops", str),
+        OpenApiParameter("class", str),
+    ],
+    responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 409: ErrorSerializer},
+)
 @api_view(["GET"])
 def augment_preview(request: Request, pk: int) -> Response:
     dataset = dataset_for(request.user, pk)

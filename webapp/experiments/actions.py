@@ -11,10 +11,11 @@ from webapp.experiments.states import CancelOutcome
 from webapp.experiments.tasks import enqueue
 
 
-def create(experiment: Experiment) -> Experiment:
-    """Save a new experiment (built by the form) as queued, and send its task once that commits."""
+def create(experiment: Experiment, tags: list[str] = ()) -> Experiment:
+    """Save a new experiment (built by the form) as queued with its tags, and send its task once that commits."""
     with transaction.atomic():
         experiment.save()
+        experiment.set_tags(list(tags))
         enqueue(experiment)
     return experiment
 
@@ -35,3 +36,12 @@ def requeue(experiment: Experiment, extra_epochs: int = 0) -> bool:
             enqueue(experiment)
     live.send_status(experiment)
     return queued
+
+
+def annotate(experiment: Experiment, notes: str, tags: list[str], pinned: bool) -> None:
+    """Change its notes, tags and pin; the lists and its page learn of it."""
+    with transaction.atomic():
+        experiment.notes, experiment.pinned = notes, pinned
+        experiment.save(update_fields=["notes", "pinned"])
+        experiment.set_tags(tags)
+    live.send_status(experiment)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from webapp.experiments.models import EpochMetric, Experiment
+from webapp.experiments.models import EpochMetric, Experiment, Tag
 
 
 class EpochMetricInline(admin.TabularInline):
@@ -18,9 +18,10 @@ class EpochMetricInline(admin.TabularInline):
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "team", "owner", "dataset", "status", "queue", "created_at"]
-    list_filter = ["status", "queue", "team"]
     search_fields = ["name", "description", "owner__username"]
     readonly_fields = ["created_at", "started_at", "finished_at", "worker", "test_metrics"]
+    list_filter = ["status", "queue", "team", "pinned"]
+    filter_horizontal = ["tags"]
     inlines = [EpochMetricInline]
 
 
@@ -28,3 +29,10 @@ class ExperimentAdmin(admin.ModelAdmin):
 class EpochMetricAdmin(admin.ModelAdmin):
     list_display = ["experiment", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
     list_filter = ["experiment__team"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "team"]
+    list_filter = ["team"]
+    search_fields = ["name"]

@@ -1,72 +1,136 @@
-"""JSON API for experiments (session auth, CSRF on writes, team access through experiment_for).
+"""The experiments REST API (session or token auth; team access through experiment_for/experiments_for).
 Experiments are answered with `Experiment.to_dict()`, metric rows with `EpochMetric.to_dict()`."""
 
 from __future__ import annotations
 
-from rest_framework.decorators import api_view
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from webapp.core.api_schema import ErrorSerializer
 from webapp.core.queues import queue_for
 from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import ExperimentForm, ExtendForm
+from webapp.experiments.history import ExperimentFilter, list_rows
 from webapp.experiments.models import Experiment
+from webapp.experiments.serializers import (
+    CancelSerializer,
+    ExperimentCreateSerializer,
+    ExperimentRowSerializer,
+    ExperimentSerializer,
+    ExtendSerializer,
+    MetricsSerializer,
+    NotesSerializer,
+    api_form,
+    form_errors,
+    notes_form,
+)
 from webapp.experiments.states import CancelOutcome
+from webapp.teams.access import writable_teams
+
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="its state does not allow it")}
 
 
-@api_view(["GET"])
-def experiment_list(request: Request) -> Response:
-    positions = Experiment.queue_positions()
-    return Response([e.to_dict(positions) for e in experiments_for(request.user)[:500]])
+class ExperimentViewSet(viewsets.GenericViewSet):
+    serializer_class = ExperimentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ExperimentFilter
+    queryset = Experiment.objects.none()  # always through the access helpers below
+
+    def get_queryset(self):
+        return experiments_for(self.request.user)
+
+    def get_object(self) -> Experiment:
+        return experiment_for(self.request.user, self.kwargs["pk"], write=self.request.method != "GET")
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "positions": Experiment.queue_positions()}
+
+    @extend_schema(responses=ExperimentRowSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        """Your teams' experiments: filtered, searched, sorted (pinned first) and paginated as the dashboard is."""
+        rows = self.filter_queryset(list_rows(request.user))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(
+            ExperimentRowSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(request=ExperimentCreateSerializer, responses={201: ExperimentSerializer, 400: ErrorSerializer})
+    def create(self, request: Request) -> Response:
+        """Queue a new experiment: presets applied in order, then `config`; validated as the form does."""
+        if not writable_teams(request.user).exists():
+            raise PermissionDenied("Viewers cannot create experiments.")
+        form = api_form(request.data, request.user)
+        if not form.is_valid():
+            raise ValidationError(form_errors(form))
+        experiment = actions.create(form.new_experiment(request.user), tags=form.cleaned_data["tags"])
+        return Response(experiment.to_dict(), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: int) -> Response:
+        return Response(self.get_object().to_dict())
+
+    @extend_schema(request=NotesSerializer, responses={200: ExperimentSerializer, 400: ErrorSerializer})
+    def partial_update(self, request: Request, pk: int) -> Response:
+        """Change its notes (Markdown), tags or pin: members and owners of its team."""
+        experiment = self.get_object()
+        form = notes_form(request.data, experiment)
+        if not form.is_valid():
+            raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+        actions.annotate(experiment, **form.cleaned_data)
+        return Response(experiment.to_dict())
+
+    @extend_schema(responses=MetricsSerializer)
+    @action(detail=True)
+    def metrics(self, request: Request, pk: int) -> Response:
+        """Its state and every epoch's metrics so far: what the live page draws before its websocket connects."""
+        experiment = self.get_object()
+        return Response({**experiment.summary_dict(), "history": experiment.history()})
+
+    @extend_schema(request=None, responses={200: CancelSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: int) -> Response:
+        experiment = self.get_object()
+        outcome = actions.cancel(experiment)
+        if outcome == CancelOutcome.FINISHED:
+            message = f"the experiment has already {experiment.get_status_display().lower()}"
+            return Response({"error": message}, status=status.HTTP_409_CONFLICT)
+        return Response({"outcome": outcome, **experiment.to_dict()})
+
+    @extend_schema(request=None, responses={200: ExperimentSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: int) -> Response:
+        experiment = self.get_object()
+        if not actions.requeue(experiment):
+            message = "only a cancelled or failed experiment can be resumed"
+            return Response({"error": message}, status=status.HTTP_409_CONFLICT)
+        return Response(experiment.to_dict())
+
+    @extend_schema(request=ExtendSerializer, responses={200: ExperimentSerializer, 400: ErrorSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def extend(self, request: Request, pk: int) -> Response:
+        experiment = self.get_object()
+        form = ExtendForm(request.data if isinstance(request.data, dict) else {})
+        if not form.is_valid():
+            raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+        if not actions.requeue(experiment, extra_epochs=form.cleaned_data["epochs"]):
+            message = "only a finished experiment with a checkpoint can train more epochs"
+            return Response({"error": message}, status=status.HTTP_409_CONFLICT)
+        return Response(experiment.to_dict())
 
 
-@api_view(["GET"])
-def experiment_detail(request: Request, pk: int) -> Response:
-    return Response(experiment_for(request.user, pk).to_dict())
-
-
-@api_view(["GET"])
-def experiment_metrics(request: Request, pk: int) -> Response:
-    """Its state and every epoch's metrics so far: what the live page draws before its websocket connects."""
-    experiment = experiment_for(request.user, pk)
-    return Response({**experiment.summary_dict(), "history": experiment.history()})
-
-
-@api_view(["POST"])
-def experiment_cancel(request: Request, pk: int) -> Response:
-    experiment = experiment_for(request.user, pk, write=True)
-    outcome = actions.cancel(experiment)
-    if outcome == CancelOutcome.FINISHED:
-        return Response({"error": f"the experiment has already {experiment.get_status_display().lower()}"}, status=409)
-    return Response({"outcome": outcome, **experiment.to_dict()})
-
-
-@api_view(["POST"])
-def experiment_resume(request: Request, pk: int) -> Response:
-    experiment = experiment_for(request.user, pk, write=True)
-    if not actions.requeue(experiment):
-        return Response({"error": "only a cancelled or failed experiment can be resumed"}, status=409)
-    return Response(experiment.to_dict())
-
-
-@api_view(["POST"])
-def experiment_extend(request: Request, pk: int) -> Response:
-    experiment = experiment_for(request.user, pk, write=True)
-    form = ExtendForm(request.data)
-    if not form.is_valid():
-        return Response({"errors": form.errors}, status=400)
-    if not actions.requeue(experiment, extra_epochs=form.cleaned_data["epochs"]):
-        return Response({"error": "only a finished experiment with a checkpoint can train more epochs"}, status=409)
-    return Response(experiment.to_dict())
-
-
+@extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer})
 @api_view(["POST"])
 def resolve_config(request: Request) -> Response:
     """The full config the experiment form would save, or its errors by field (for the live preview): with
     its length in optimizer steps on the chosen dataset, what adapting the recipe to the dataset changed,
     and the preflight's warnings by field."""
-    data = request.POST.copy()
+    data = request.data.copy() if hasattr(request.data, "copy") else {}
     if not data.get("name"):
         data["name"] = "preview"  # the config does not depend on the name, which may not be typed yet
     form = ExperimentForm(data, user=request.user)

@@ -35,6 +35,17 @@ DEFAULT_PRESETS = ["quick"]
 TAG = re.compile(r"^[\w.+-]{1,40}$")
 
 
+def parse_tags(text: str) -> list[str]:
+    """Comma-separated tags as a list without repeats; a ValidationError names the bad ones."""
+    tags = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in tags if not TAG.match(t)]
+    if bad:
+        raise forms.ValidationError(f"Tags are single words of letters, digits, . _ + - (up to 40): {', '.join(bad)}")
+    if len(tags) > 20:
+        raise forms.ValidationError("At most 20 tags.")
+    return list(dict.fromkeys(tags))
+
+
 def config_form_field(info: dict[str, Any]) -> forms.Field:
     kind = info["type"]
     common = {"label": info["label"], "help_text": info["help"], "initial": info["default"]}
@@ -115,7 +126,6 @@ class ExperimentForm(forms.Form):
             dataset=data["dataset"],
             name=data["name"],
             description=data["description"],
-            tags=data["tags"],
             priority=data["priority"],
             config=self.config.to_dict(),
             queue=queue_for(self.config),
@@ -147,15 +157,7 @@ class ExperimentForm(forms.Form):
         return out
 
     def clean_tags(self) -> list[str]:
-        tags = [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
-        bad = [t for t in tags if not TAG.match(t)]
-        if bad:
-            raise forms.ValidationError(
-                f"Tags are single words of letters, digits, . _ + - (up to 40): {', '.join(bad)}"
-            )
-        if len(tags) > 20:
-            raise forms.ValidationError("At most 20 tags.")
-        return list(dict.fromkeys(tags))
+        return parse_tags(self.cleaned_data["tags"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -227,7 +229,7 @@ def clone_initial(source: Experiment, fields: dict[str, forms.Field]) -> dict[st
         "name": f"{source.name} (clone)",
         "description": source.description,
         "dataset": source.dataset_id,
-        "tags": ", ".join(source.tags),
+        "tags": ", ".join(source.tag_names()),
         "priority": source.priority,
         "cloned_from": source.pk,
         "init_from": source.init_from_id,
@@ -262,3 +264,20 @@ def check_run(config: TrainConfig, data: Splits | None, init_from: Experiment | 
 
 class ExtendForm(forms.Form):
     epochs = forms.IntegerField(min_value=1, max_value=1000, initial=5, label="Epochs to add")
+
+
+class NotesForm(forms.Form):
+    """What members change on a run at any time: its notes (Markdown), tags and pin."""
+
+    notes = forms.CharField(
+        required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 6}), help_text="Markdown"
+    )
+    tags = forms.CharField(required=False, help_text="comma-separated, e.g. baseline, augmentation")
+    pinned = forms.BooleanField(required=False, label="Pinned", help_text="pinned experiments come first in the list")
+
+    def clean_tags(self) -> list[str]:
+        return parse_tags(self.cleaned_data["tags"])
+
+    @staticmethod
+    def initial_for(experiment: Experiment) -> dict[str, Any]:
+        return {"notes": experiment.notes, "tags": ", ".join(experiment.tag_names()), "pinned": experiment.pinned}

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from training.steps import steps_info
+from webapp.core.markdown import render_markdown
 from webapp.core.paths import hide_paths
 from webapp.core.queues import TRAINING_QUEUES, Queue
 from webapp.core.serialize import iso
@@ -30,6 +31,20 @@ BROKER_PRIORITY = {Priority.HIGH: 0, Priority.NORMAL: 3, Priority.LOW: 6}
 PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
 
 
+class Tag(models.Model):
+    """A label a team puts on its experiments (filter the list by it)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="one_tag_name_per_team")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Experiment(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="experiments")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="experiments")
@@ -41,7 +56,9 @@ class Experiment(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     queue = models.CharField(max_length=8, choices=[(q.value, q.label) for q in TRAINING_QUEUES], default=Queue.CPU)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
-    tags = models.JSONField(default=list, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="experiments")
+    notes = models.TextField(blank=True, help_text="Markdown: what the team learned from this run")
+    pinned = models.BooleanField(default=False, db_index=True, help_text="pinned experiments come first in the list")
     presets = models.JSONField(default=list, blank=True, help_text="the presets the form started from, in order")
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones")
     # Transfer from an earlier run: its final weights are the starting point (head replaced for new classes).
@@ -168,6 +185,17 @@ class Experiment(models.Model):
         self.refresh_from_db()
         return bool(changed)
 
+    def notes_html(self) -> str:
+        return render_markdown(self.notes)
+
+    def tag_names(self) -> list[str]:
+        return [tag.name for tag in self.tags.all()]
+
+    def set_tags(self, names: list[str]) -> None:
+        """Label it with these tags of its team (made as needed), and no others."""
+        tags = [Tag.objects.get_or_create(team_id=self.team_id, name=name)[0] for name in names]
+        self.tags.set(tags)
+
     def append_log(self, line: str) -> str:
         """Add a time-stamped line to the log; return it as stored."""
         stamped = f"{timezone.now():%H:%M:%S} {hide_paths(line)}"
@@ -224,7 +252,10 @@ class Experiment(models.Model):
             "dataset": self.dataset_id,
             "dataset_name": self.dataset.name,
             "owner": self.owner.get_username(),
-            "tags": self.tags,
+            "tags": self.tag_names(),
+            "notes": self.notes,
+            "notes_html": self.notes_html(),
+            "pinned": self.pinned,
             "presets": self.presets,
             "config": self.config,
             "steps": self.optimizer_steps(),

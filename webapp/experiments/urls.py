@@ -12,5 +12,6 @@ urlpatterns = [
     path("experiments/<int:pk>/cancel/", views.experiment_cancel, name="experiment_cancel"),
     path("experiments/<int:pk>/resume/", views.experiment_resume, name="experiment_resume"),
     path("experiments/<int:pk>/extend/", views.experiment_extend, name="experiment_extend"),
+    path("experiments/<int:pk>/notes/", views.experiment_notes, name="experiment_notes"),
     path("workers/", views.workers, name="workers"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,10 +11,11 @@ from training.config import TrainConfig
 from training.presets import PRESETS
 from webapp.datasets.access import datasets_for
 from webapp.experiments import actions, states
-from webapp.experiments.access import experiment_for, experiments_for
-from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm
+from webapp.experiments.access import experiment_for
+from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm, NotesForm
+from webapp.experiments.history import ExperimentFilter, list_rows, page_size
 from webapp.experiments.models import Experiment
-from webapp.experiments.states import ACTIVE, CancelOutcome, Status
+from webapp.experiments.states import CancelOutcome, Status
 from webapp.experiments.workers import workers_seen_by
 from webapp.teams.access import can_write, writable_teams
 
@@ -25,17 +27,23 @@ CANCEL_MESSAGES = {
 }
 
 
-def experiment_lists(user) -> dict:
-    experiments = experiments_for(user)
+def experiment_lists(request) -> dict:
+    """Running and queued now, and the history: filtered, sorted and paginated as ?query says (the API's
+    FilterSet and page size). A fixed number of queries whatever the number of rows."""
+    rows = list_rows(request.user)
     positions = Experiment.queue_positions()
-    queued = list(experiments.filter(status=Status.QUEUED))
+    queued = list(rows.filter(status=Status.QUEUED))
     for experiment in queued:
         experiment.position = positions.get(experiment.pk)
     queued.sort(key=lambda e: e.position or 0)
+    history = ExperimentFilter(request.GET, queryset=rows, request=request)
+    page = Paginator(history.qs, page_size(request.GET)).get_page(request.GET.get("page"))
     return {
-        "running": experiments.filter(status=Status.RUNNING),
+        "running": list(rows.filter(status=Status.RUNNING)),
         "queued": queued,
-        "finished": experiments.exclude(status__in=ACTIVE)[:200],
+        "history": history,
+        "page": page,
+        "sorted_by": request.GET.get("sort", ""),
     }
 
 
@@ -54,7 +62,7 @@ def dashboard(request):
         request,
         "experiments/dashboard.html",
         {
-            **experiment_lists(request.user),
+            **experiment_lists(request),
             "datasets": datasets_for(request.user),
             "can_create": writable_teams(request.user).exists(),
         },
@@ -64,7 +72,7 @@ def dashboard(request):
 @login_required
 def experiment_tables(request):
     """The lists alone: the dashboard reloads them when its websocket says something changed."""
-    return render(request, "experiments/tables.html", experiment_lists(request.user))
+    return render(request, "experiments/tables.html", experiment_lists(request))
 
 
 @login_required
@@ -79,7 +87,7 @@ def experiment_create(request):
         request.POST or None, user=request.user, clone_of=source, presets=[name for name in asked if name in PRESETS]
     )
     if request.method == "POST" and form.is_valid():
-        return redirect(actions.create(form.new_experiment(request.user)))
+        return redirect(actions.create(form.new_experiment(request.user), tags=form.cleaned_data["tags"]))
     context = {"form": form, "clone_of": source, "presets_catalog": form.presets_catalog()}
     return render(request, "experiments/create.html", context)
 
@@ -102,6 +110,7 @@ def experiment_detail(request, pk: int):
             "can_write": can_write(request.user, experiment.team_id),
             "log_lines": experiment.log_tail(),
             "page_data": page_data,
+            "notes_form": NotesForm(initial=NotesForm.initial_for(experiment)),
         },
     )
 
@@ -146,6 +155,21 @@ def experiment_extend(request, pk: int):
         )
     else:
         messages.error(request, "Only a finished experiment with a checkpoint can train more epochs.")
+    return redirect(experiment)
+
+
+@login_required
+@require_POST
+def experiment_notes(request, pk: int):
+    """Members change the notes, tags and pin of a run; viewers get a 403 (experiment_for)."""
+    experiment = experiment_for(request.user, pk, write=True)
+    form = NotesForm(request.POST)
+    if form.is_valid():
+        actions.annotate(experiment, **form.cleaned_data)
+        messages.success(request, "Notes, tags and pin saved.")
+    else:
+        errors = "; ".join(f"{form.fields[name].label or name}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, f"Nothing was saved. {errors}")
     return redirect(experiment)
 
 
