@@ -161,6 +161,7 @@
     if (changedBest && drawn) redraw();
     showActions();
     updateClock();
+    document.dispatchEvent(new CustomEvent("experiment-status", { detail: msg }));
   }
 
   function onProgress(p) {
@@ -185,17 +186,6 @@
     lines.push(line);
     log.textContent = lines.slice(-LOG_LINES).map((l) => l + "\n").join("");
     if (atBottom) log.scrollTop = log.scrollHeight;
-  }
-
-  function drawConfusion() {
-    const el = document.getElementById("chart-confusion");
-    if (!el) return;
-    const z = JSON.parse(document.getElementById("confusion-data").textContent);
-    const names = JSON.parse(document.getElementById("class-names").textContent);
-    const labels = z.map((_, i) => String(names[i] ?? i));
-    Plotly.newPlot(el, [{ z: z, x: labels, y: labels, type: "heatmap", colorscale: "Blues", reversescale: true, hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
-      { margin: { t: 10, r: 10, b: 60, l: 70 }, height: 360, xaxis: { title: { text: "predicted" }, type: "category" },
-        yaxis: { title: { text: "true" }, autorange: "reversed", type: "category" } }, PLOT_CONFIG);
   }
 
   function connect() {
@@ -226,7 +216,6 @@
   }
 
   showActions();
-  drawConfusion();
   const log = $("#log");
   log.scrollTop = log.scrollHeight;
   setInterval(updateClock, 1000);

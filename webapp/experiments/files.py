@@ -22,3 +22,8 @@ def last_checkpoint_path(experiment_id: int) -> Path:
 def final_model_path(experiment_id: int) -> Path:
     """The finished run's final weights (written by training at the end of a run)."""
     return checkpoint_dir(experiment_id) / MODEL_NAME
+
+
+def exports_dir(experiment_id: int) -> Path:
+    """Downloads built from the final model (ONNX, .pt2, weights, model card), cached beside it."""
+    return checkpoint_dir(experiment_id) / "exports"

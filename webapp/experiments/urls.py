@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webapp.experiments import views
+from webapp.experiments import results_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,5 +12,15 @@ urlpatterns = [
     path("experiments/<int:pk>/cancel/", views.experiment_cancel, name="experiment_cancel"),
     path("experiments/<int:pk>/resume/", views.experiment_resume, name="experiment_resume"),
     path("experiments/<int:pk>/extend/", views.experiment_extend, name="experiment_extend"),
+    path("experiments/<int:pk>/download/<str:name>/", results_views.experiment_download, name="experiment_download"),
+    path("experiments/<int:pk>/results/", results_views.experiment_results, name="experiment_results"),
+    path(
+        "experiments/<int:pk>/confusion/", results_views.experiment_confusion_images, name="experiment_confusion_images"
+    ),
+    path(
+        "experiments/<int:pk>/test-images/<int:index>.png",
+        results_views.experiment_test_image,
+        name="experiment_test_image",
+    ),
     path("workers/", views.workers, name="workers"),
 ]

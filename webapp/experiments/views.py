@@ -13,6 +13,7 @@ from webapp.experiments import actions, states
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm
 from webapp.experiments.models import Experiment
+from webapp.experiments.results_views import results_context
 from webapp.experiments.states import ACTIVE, CancelOutcome, Status
 from webapp.experiments.workers import workers_seen_by
 from webapp.teams.access import can_write, writable_teams
@@ -91,6 +92,7 @@ def experiment_detail(request, pk: int):
         "experiment": experiment.summary_dict(),
         "states": states.for_pages(),
         "metrics_url": reverse("api_experiment_metrics", args=[experiment.pk]),
+        "results_url": reverse("experiment_results", args=[experiment.pk]),
     }
     return render(
         request,
@@ -101,6 +103,7 @@ def experiment_detail(request, pk: int):
             "can_write": can_write(request.user, experiment.team_id),
             "log_lines": experiment.log_tail(),
             "page_data": page_data,
+            **results_context(experiment),
         },
     )
 
