@@ -41,12 +41,18 @@
       showarrow: false, yanchor: "bottom", font: { color: "#8a5509", size: 11 } }] : [];
     return {
       margin: { t: 16, r: 10, b: 40, l: 60 }, height: opts.height || 320,
-      xaxis: { title: { text: "epoch" }, rangemode: "tozero", tickformat: "d" },
+      xaxis: epochAxis(),
       yaxis: { title: { text: ytitle }, range: opts.range, rangemode: "tozero", type: opts.log ? "log" : "linear",
                exponentformat: "e" },
       legend: { orientation: "h", y: 1.14 }, font: { family: "system-ui, sans-serif", size: 12 },
       shapes: shapes, annotations: annotations, showlegend: opts.legend !== false,
     };
+  }
+  // Whole epochs only, 1 to the planned last one (bars centred on theirs): no 0.5 ticks, no epoch 0.
+  function epochAxis() {
+    const last = Math.max(totalEpochs, lastEpoch, 1);
+    return { title: { text: "epoch" }, range: [0.5, last + 0.5], tick0: 1, dtick: Math.max(1, Math.ceil(last / 10)),
+             tickformat: "d" };
   }
   const line = (x, y, name, color) => ({ x: x, y: y, name: name, mode: "lines+markers", line: { color: color } });
 
@@ -135,6 +141,7 @@
       }
     }
     const changedBest = (msg.best_epoch || null) !== bestEpoch;
+    const changedEpochs = Boolean(msg.epochs) && msg.epochs !== totalEpochs; // the axis spans the planned epochs
     status = msg.status;
     if (msg.epochs) { totalEpochs = msg.epochs; $("#stat-epochs").textContent = totalEpochs; }
     if (msg.started_at !== undefined) startedAt = msg.started_at ? new Date(msg.started_at) : null;
@@ -158,7 +165,7 @@
     else if (status === STATUS.RUNNING) setProgress(lastEpoch / totalEpochs, `Epoch ${lastEpoch} of ${totalEpochs} done`);
     else if (FINAL.has(status)) setProgress(status === STATUS.SUCCEEDED ? 1 : lastEpoch / totalEpochs,
       `${msg.status_label || status} after ${lastEpoch} epoch${lastEpoch === 1 ? "" : "s"}`);
-    if (changedBest && drawn) redraw();
+    if ((changedBest || changedEpochs) && drawn) redraw();
     showActions();
     updateClock();
     document.dispatchEvent(new CustomEvent("experiment-status", { detail: msg }));

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -44,7 +46,14 @@ def config_groups(experiment: Experiment) -> list[tuple[str, list[tuple[str, obj
     """(group title, [(field label, value)]) of the stored config, for the page."""
     infos = {i["name"]: i for i in TrainConfig.fields_info()}
     return [
-        (title, [(infos[k]["label"], v) for k, v in experiment.config.items() if k in infos and infos[k]["group"] == g])
+        (
+            title,
+            [
+                (infos[k]["label"], json.dumps(v) if isinstance(v, list | dict) else v)
+                for k, v in experiment.config.items()
+                if k in infos and infos[k]["group"] == g
+            ],
+        )
         for g, title in GROUP_TITLES.items()
     ]
 
