@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from webapp.experiments import exports, samples
+from webapp.experiments import compare, exports, samples
 from webapp.experiments.access import experiment_for
 from webapp.experiments.api_results import export_response
 from webapp.experiments.exports import ExportUnavailable
@@ -17,6 +18,11 @@ from webapp.experiments.models import Experiment
 def results_context(experiment: Experiment) -> dict:
     """What the results panel shows (the page renders it; `experiment_results` renders it again at the end)."""
     return {"experiment": experiment, "downloads": exports.available(experiment)}
+
+
+def compare_context(user, experiment: Experiment) -> dict:
+    """The experiment page's "compare with…" choices."""
+    return {"compare_candidates": compare.candidates(user, experiment), "compare_max": compare.MAX_COMPARED}
 
 
 @login_required
@@ -52,3 +58,21 @@ def experiment_confusion_images(request, pk: int):
 @require_GET
 def experiment_test_image(request, pk: int, index: int):
     return samples.image_response(experiment_for(request.user, pk), index)
+
+
+@login_required
+@require_GET
+def experiment_compare(request):
+    """/experiments/compare/?ids=1,2,3: 2 to 10 of the user's experiments side by side (a shareable URL)."""
+    form = compare.CompareForm(request.GET)
+    if not form.is_valid():
+        return render(request, "experiments/compare.html", {"form": form}, status=400)
+    ids = form.cleaned_data["ids"]
+    canonical = ",".join(map(str, ids))
+    if request.GET.get("ids") != canonical:  # checkboxes send ids=1&ids=2: one short URL to share
+        return redirect(f"{reverse('experiment_compare')}?ids={canonical}")
+    data = compare.comparison(request.user, ids)
+    if data is None:
+        raise Http404("No such experiment")
+    page_data = {"rows": data["rows"], "metrics": data["metrics"]}
+    return render(request, "experiments/compare.html", {"form": form, **data, "page_data": page_data})

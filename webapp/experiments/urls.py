@@ -7,6 +7,7 @@ from webapp.experiments import results_views, views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("experiments/tables/", views.experiment_tables, name="experiment_tables"),
+    path("experiments/compare/", results_views.experiment_compare, name="experiment_compare"),
     path("experiments/new/", views.experiment_create, name="experiment_create"),
     path("experiments/<int:pk>/", views.experiment_detail, name="experiment_detail"),
     path("experiments/<int:pk>/cancel/", views.experiment_cancel, name="experiment_cancel"),

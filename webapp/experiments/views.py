@@ -15,7 +15,7 @@ from webapp.experiments import actions, states
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm
 from webapp.experiments.models import Experiment
-from webapp.experiments.results_views import results_context
+from webapp.experiments.results_views import compare_context, results_context
 from webapp.experiments.states import ACTIVE, CancelOutcome, Status
 from webapp.experiments.workers import workers_seen_by
 from webapp.teams.access import can_write, writable_teams
@@ -113,6 +113,7 @@ def experiment_detail(request, pk: int):
             "log_lines": experiment.log_tail(),
             "page_data": page_data,
             **results_context(experiment),
+            **compare_context(request.user, experiment),
         },
     )
 
