@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from webapp.experiments import api as experiments_api
+from webapp.experiments import api_results
 from webapp.teams.api import TeamList
 
 Experiments = experiments_api.ExperimentViewSet
@@ -29,6 +30,9 @@ urlpatterns = [
     path("experiments/<int:pk>/cancel/", experiments("detail", post="cancel"), name="api_experiment_cancel"),
     path("experiments/<int:pk>/resume/", experiments("detail", post="resume"), name="api_experiment_resume"),
     path("experiments/<int:pk>/extend/", experiments("detail", post="extend"), name="api_experiment_extend"),
+    path("experiments/<int:pk>/predict/", api_results.experiment_predict, name="api_experiment_predict"),
+    path("experiments/<int:pk>/exports/", api_results.experiment_exports, name="api_experiment_exports"),
+    path("experiments/<int:pk>/exports/<str:name>/", api_results.experiment_export, name="api_experiment_export"),
     path("datasets/", include("webapp.datasets.api_urls")),
     path("sweeps/", include("webapp.sweeps.api")),
 ]

@@ -41,12 +41,18 @@
       showarrow: false, yanchor: "bottom", font: { color: "#8a5509", size: 11 } }] : [];
     return {
       margin: { t: 16, r: 10, b: 40, l: 60 }, height: opts.height || 320,
-      xaxis: { title: { text: "epoch" }, rangemode: "tozero", tickformat: "d" },
+      xaxis: epochAxis(),
       yaxis: { title: { text: ytitle }, range: opts.range, rangemode: "tozero", type: opts.log ? "log" : "linear",
                exponentformat: "e" },
       legend: { orientation: "h", y: 1.14 }, font: { family: "system-ui, sans-serif", size: 12 },
       shapes: shapes, annotations: annotations, showlegend: opts.legend !== false,
     };
+  }
+  // Whole epochs only, 1 to the planned last one (bars centred on theirs): no 0.5 ticks, no epoch 0.
+  function epochAxis() {
+    const last = Math.max(totalEpochs, lastEpoch, 1);
+    return { title: { text: "epoch" }, range: [0.5, last + 0.5], tick0: 1, dtick: Math.max(1, Math.ceil(last / 10)),
+             tickformat: "d" };
   }
   const line = (x, y, name, color) => ({ x: x, y: y, name: name, mode: "lines+markers", line: { color: color } });
 
@@ -135,6 +141,7 @@
       }
     }
     const changedBest = (msg.best_epoch || null) !== bestEpoch;
+    const changedEpochs = Boolean(msg.epochs) && msg.epochs !== totalEpochs; // the axis spans the planned epochs
     status = msg.status;
     if (msg.epochs) { totalEpochs = msg.epochs; $("#stat-epochs").textContent = totalEpochs; }
     if (msg.started_at !== undefined) startedAt = msg.started_at ? new Date(msg.started_at) : null;
@@ -158,9 +165,10 @@
     else if (status === STATUS.RUNNING) setProgress(lastEpoch / totalEpochs, `Epoch ${lastEpoch} of ${totalEpochs} done`);
     else if (FINAL.has(status)) setProgress(status === STATUS.SUCCEEDED ? 1 : lastEpoch / totalEpochs,
       `${msg.status_label || status} after ${lastEpoch} epoch${lastEpoch === 1 ? "" : "s"}`);
-    if (changedBest && drawn) redraw();
+    if ((changedBest || changedEpochs) && drawn) redraw();
     showActions();
     updateClock();
+    document.dispatchEvent(new CustomEvent("experiment-status", { detail: msg }));
   }
 
   function onProgress(p) {
@@ -185,17 +193,6 @@
     lines.push(line);
     log.textContent = lines.slice(-LOG_LINES).map((l) => l + "\n").join("");
     if (atBottom) log.scrollTop = log.scrollHeight;
-  }
-
-  function drawConfusion() {
-    const el = document.getElementById("chart-confusion");
-    if (!el) return;
-    const z = JSON.parse(document.getElementById("confusion-data").textContent);
-    const names = JSON.parse(document.getElementById("class-names").textContent);
-    const labels = z.map((_, i) => plotText(names[i] ?? i));
-    Plotly.newPlot(el, [{ z: z, x: labels, y: labels, type: "heatmap", colorscale: "Blues", reversescale: true, hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
-      { margin: { t: 10, r: 10, b: 60, l: 70 }, height: 360, xaxis: { title: { text: "predicted" }, type: "category" },
-        yaxis: { title: { text: "true" }, autorange: "reversed", type: "category" } }, PLOT_CONFIG);
   }
 
   function connect() {
@@ -226,7 +223,6 @@
   }
 
   showActions();
-  drawConfusion();
   const log = $("#log");
   log.scrollTop = log.scrollHeight;
   setInterval(updateClock, 1000);

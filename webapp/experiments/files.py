@@ -40,3 +40,8 @@ def stored_experiment_ids() -> dict[int, Path]:
     if not root.is_dir():
         return {}
     return {int(m.group(1)): p for p in root.iterdir() if p.is_dir() and (m := _FOLDER.fullmatch(p.name))}
+
+
+def exports_dir(experiment_id: int) -> Path:
+    """Downloads built from the final model (ONNX, .pt2, weights, model card), cached beside it."""
+    return checkpoint_dir(experiment_id) / "exports"

@@ -85,6 +85,8 @@ class Experiment(models.Model):
     best_epoch = models.PositiveIntegerField(null=True, blank=True)
     stop_reason = models.TextField(blank=True, help_text="why training ended before its last epoch")
     log = models.TextField(blank=True)
+    # Reproducibility, recorded when a worker starts the run: versions, device, host, seed, dataset version and hash.
+    environment = models.JSONField(default=dict, blank=True, help_text="what the run ran on (see training.environment)")
 
     class Meta:
         ordering = ["-created_at"]

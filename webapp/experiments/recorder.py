@@ -7,6 +7,7 @@ import threading
 import time
 
 from training.callbacks import BatchProgress, EpochMetrics, FitStart, Throttled
+from training.environment import environment
 from webapp.experiments import live
 from webapp.experiments.models import EpochMetric, Experiment
 
@@ -28,8 +29,26 @@ class ExperimentRecorder(Throttled):
         live.send_log(self.experiment.pk, self.experiment.append_log(line))
 
     def on_fit_start(self, info: FitStart) -> None:
+        self.record_environment(info.device)
         what = f"resuming after epoch {info.start_epoch - 1}" if info.start_epoch > 1 else "starting"
         self.log(f"{what} on {info.device}: {info.sizes()}")
+
+    def record_environment(self, device: str) -> None:
+        """What this run runs on, with the seed and the exact data, for the page and the model card."""
+        dataset = self.experiment.dataset
+        record = {
+            **environment(device),
+            "worker": self.experiment.worker,
+            "seed": self.experiment.config.get("seed"),
+            "dataset": {
+                "id": dataset.pk,
+                "name": dataset.name,
+                "version": dataset.version,
+                "content_hash": dataset.content_hash,
+            },
+        }
+        Experiment.objects.filter(pk=self.experiment.pk).update(environment=record)
+        self.experiment.environment = record
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.due(progress):

@@ -13,6 +13,7 @@ from webapp.experiments import live, signals
 from webapp.experiments.files import checkpoint_dir, final_model_path, last_checkpoint_path
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
+from webapp.experiments.samples import relative_predictions
 from webapp.experiments.states import STATUS_OF_OUTCOME, Status
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def _record_result(experiment: Experiment, result: FitResult) -> None:
             **extra,
         )
     else:
-        experiment.finish(STATUS_OF_OUTCOME[result.status], test_metrics=result.test, **extra)
+        test = relative_predictions(result.test, experiment.dataset.path)
+        experiment.finish(STATUS_OF_OUTCOME[result.status], test_metrics=test, **extra)
 
 
 @shared_task(bind=True, name="experiments.run", ignore_result=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +17,7 @@ from webapp.experiments.access import experiment_for
 from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm, NotesForm
 from webapp.experiments.history import ExperimentFilter, list_rows, page_size
 from webapp.experiments.models import Experiment
+from webapp.experiments.results_views import compare_context, results_context
 from webapp.experiments.states import CancelOutcome, Status
 from webapp.experiments.workers import workers_seen_by
 from webapp.teams.access import can_write, writable_teams
@@ -51,7 +54,14 @@ def config_groups(experiment: Experiment) -> list[tuple[str, list[tuple[str, obj
     """(group title, [(field label, value)]) of the stored config, for the page."""
     infos = {i["name"]: i for i in TrainConfig.fields_info()}
     return [
-        (title, [(infos[k]["label"], v) for k, v in experiment.config.items() if k in infos and infos[k]["group"] == g])
+        (
+            title,
+            [
+                (infos[k]["label"], json.dumps(v) if isinstance(v, list | dict) else v)
+                for k, v in experiment.config.items()
+                if k in infos and infos[k]["group"] == g
+            ],
+        )
         for g, title in GROUP_TITLES.items()
     ]
 
@@ -99,6 +109,7 @@ def experiment_detail(request, pk: int):
         "experiment": experiment.summary_dict(),
         "states": states.for_pages(),
         "metrics_url": reverse("api_experiment_metrics", args=[experiment.pk]),
+        "results_url": reverse("experiment_results", args=[experiment.pk]),
     }
     return render(
         request,
@@ -111,6 +122,8 @@ def experiment_detail(request, pk: int):
             "log_lines": experiment.log_tail(),
             "page_data": page_data,
             "notes_form": NotesForm(initial=NotesForm.initial_for(experiment)),
+            **results_context(experiment),
+            **compare_context(request.user, experiment),
         },
     )
 
