@@ -112,3 +112,33 @@ def test_after_a_crash_between_checkpoint_file_and_row_the_file_epoch_is_trusted
     assert experiment.checkpoint_epoch == 3
     assert "resuming after epoch 2" in experiment.log
     assert list(EpochMetric.objects.filter(experiment=experiment).values_list("epoch", flat=True)) == [1, 2, 3]
+
+
+@pytest.fixture
+def purge_training_queues():
+    """Messages this test leaves in Redis must not reach a worker of a later test."""
+    yield
+    from webapp.celery import app
+    from webapp.core.queues import TRAINING_QUEUES, broker_queue
+
+    with app.connection_for_write() as conn:
+        for queue in TRAINING_QUEUES:
+            conn.default_channel._purge(broker_queue(queue))
+
+
+def test_queued_experiments_whose_message_was_lost_are_sent_again(
+    make_experiment, purge_training_queues, django_capture_on_commit_callbacks
+):
+    from webapp.core.queues import pending_args
+    from webapp.experiments.reaper import resend_lost
+    from webapp.experiments.tasks import enqueue
+
+    with_message, lost = make_experiment(), make_experiment()
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue(with_message)  # no worker consumes this queue in this test: the message waits in Redis
+    assert with_message.pk in pending_args(run_experiment, ["cpu", "gpu"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resend_lost() == [lost.pk]
+    assert {with_message.pk, lost.pk} <= pending_args(run_experiment, ["cpu", "gpu"])
+    assert "sent again" in fresh(lost).log and "sent again" not in fresh(with_message).log
+    assert resend_lost() == []

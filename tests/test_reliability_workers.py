@@ -118,3 +118,16 @@ def test_the_same_message_delivered_twice_at_once_runs_once(start_worker, make_e
     assert experiment.status == Status.SUCCEEDED, experiment.error
     assert experiment.log.count("starting on") == 1 and experiment.restarts == 0
     trained_once_each(experiment)
+
+
+def test_twenty_experiments_on_two_workers_all_complete_once(start_worker, make_experiment):
+    experiments = [make_experiment(epochs=1) for _ in range(20)]
+    names = {start_worker().name, start_worker().name}
+    for experiment in experiments:
+        enqueue(experiment)
+    for experiment in experiments:
+        experiment = finished(experiment, timeout=600)
+        assert experiment.status == Status.SUCCEEDED, experiment.error
+        assert experiment.worker in names and experiment.restarts == 0
+        assert experiment.log.count("starting on") == 1  # none lost, none run twice
+        trained_once_each(experiment)

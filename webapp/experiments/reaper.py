@@ -8,10 +8,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from webapp.core.queues import TRAINING_QUEUES, pending_args
 from webapp.experiments import live
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import Status
-from webapp.experiments.tasks import enqueue
+from webapp.experiments.tasks import enqueue, run_experiment
 
 
 def reap() -> list[int]:
@@ -19,6 +20,17 @@ def reap() -> list[int]:
     now = timezone.now()
     expired = Experiment.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now).select_related("team")
     return [e.pk for e in expired if _requeue(e, now) or _fail(e, now)]
+
+
+def resend_lost() -> list[int]:
+    """Queued experiments whose broker message is gone (a broker that lost its data) are sent again.
+    A message sent twice is harmless: the claim lets one of them run it."""
+    waiting = pending_args(run_experiment, list(TRAINING_QUEUES))
+    lost = list(Experiment.objects.filter(status=Status.QUEUED).exclude(pk__in=waiting))
+    for experiment in lost:
+        enqueue(experiment)
+        experiment.append_log("its message was not in the queue (the broker lost it); sent again")
+    return [e.pk for e in lost]
 
 
 def _held_as_seen(experiment: Experiment):

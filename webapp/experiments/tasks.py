@@ -35,7 +35,7 @@ def _stop_running_experiment(**kwargs) -> None:
 @worker_ready.connect
 def _start_reaper(**kwargs) -> None:
     """Every worker reaps lost runs, now and every TRAINYARD_REAPER_SECONDS (each change is a compare-and-set)."""
-    from webapp.experiments.reaper import reap
+    from webapp.core.recovery import reap
 
     leases.run_periodically("lease-reaper", settings.TRAINYARD_REAPER_SECONDS, reap, _REAPER_STOP)
 
