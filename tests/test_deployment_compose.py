@@ -63,6 +63,8 @@ def test_it_runs_postgres_redis_web_and_a_worker_that_reserves_one_gpu():
     }
     assert "storage" in mounts["web"] and "storage" in mounts["worker-gpu0"]
     assert services["worker-gpu0"]["environment"]["TRAINYARD_DATASET_CACHE_DIR"] == "/cache"  # local, per worker
+    # A deploy's SIGTERM leaves time to stop at the next batch, checkpoint and requeue (Docker's default is 10 s).
+    assert all("stop_grace_period" in services[name] for name in ("worker-gpu0", "worker-data"))
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://trainyard:pw@postgres")
     assert (ROOT / "Dockerfile").exists()
 

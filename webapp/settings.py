@@ -17,7 +17,7 @@ import plotly
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from webapp.env import check_redis_url, env_bool, env_int, env_list, env_path, env_str, redis_url_for_celery
+from webapp.env import check_redis_url, env_bool, env_float, env_int, env_list, env_path, env_str, redis_url_for_celery
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("TRAINYARD_DATA_DIR", BASE_DIR / "var")
@@ -173,8 +173,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = TRAINYARD_QUEUE_PREFIX + "cpu"
 # A worker holds only the experiment it runs, so a later high-priority one is not stuck behind a
-# prefetched low-priority one. The worker's atomic claim makes a redelivered message harmless, so a
-# long visibility timeout only delays the redelivery of a crashed worker's message.
+# prefetched low-priority one. A crashed worker's run is resumed by the lease reaper (below), not by
+# Celery's redelivery: the visibility timeout stays far longer than any lease, and a redelivered or
+# duplicate message finds the run claimed (live lease: it does nothing) or finished.
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -183,6 +184,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "priority_steps": list(range(10)),
     "sep": ":",
 }
+# Leases: a running experiment's worker renews `lease_expires_at` on its row every HEARTBEAT seconds;
+# a lease not renewed for LEASE seconds has expired, and the reaper (every REAPER seconds on each
+# worker, and once when `up` starts) resumes that run from its checkpoint, at most MAX_RESTARTS times.
+TRAINYARD_HEARTBEAT_SECONDS = env_float("TRAINYARD_HEARTBEAT_SECONDS", 10.0, 0.05)
+TRAINYARD_LEASE_SECONDS = env_float("TRAINYARD_LEASE_SECONDS", 60.0, 0.1)
+if TRAINYARD_LEASE_SECONDS < 2 * TRAINYARD_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("TRAINYARD_LEASE_SECONDS must be at least twice TRAINYARD_HEARTBEAT_SECONDS")
+TRAINYARD_REAPER_SECONDS = env_float("TRAINYARD_REAPER_SECONDS", 30.0, 0.05)
+TRAINYARD_MAX_RESTARTS = env_int("TRAINYARD_MAX_RESTARTS", 3, 0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -40,7 +40,8 @@ def is_up(url: str) -> bool:
 
 
 def start(socket_path: Path, log_path: Path | None = None, timeout: float = 15.0) -> subprocess.Popen:
-    """Start redis-server on a unix socket only (no TCP port), keeping nothing on disk."""
+    """Start redis-server on a unix socket only (no TCP port). Its data is kept in an append-only file in
+    the socket's folder, so queued messages survive a restart of Redis (or of `up`)."""
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     if socket_path.exists():
         socket_path.unlink()
@@ -55,7 +56,7 @@ def start(socket_path: Path, log_path: Path | None = None, timeout: float = 15.0
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes",
         "--dir",
         str(socket_path.parent),
         "--logfile",

@@ -6,6 +6,8 @@ its own small worker so an upload never waits behind a training run.
 
 from __future__ import annotations
 
+import base64
+import json
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -42,3 +44,23 @@ def send_after_commit(task: Task, *args, queue: str, priority: int | None = None
     so a worker never looks for a row that is not committed yet, and a rolled-back row sends nothing."""
     options = {"queue": broker_queue(queue)} | ({} if priority is None else {"priority": priority})
     transaction.on_commit(partial(task.apply_async, args=list(args), **options))
+
+
+def pending_args(task: Task, queues: list[str]) -> set:
+    """The first argument of every message for `task` that the broker holds for `queues` (waiting, or
+    delivered and not yet acknowledged): what a restart of the broker must not have lost."""
+    from webapp.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        keys = [channel._q_for_pri(broker_queue(q), pri) for q in queues for pri in channel.priority_steps]
+        raw = [json.loads(m) for key in keys for m in channel.client.lrange(key, 0, -1)]
+        raw += [json.loads(v)[0] for v in channel.client.hvals(channel.unacked_key)]
+    return {args[0] for m in raw if m.get("headers", {}).get("task") == task.name and (args := _message_args(m))}
+
+
+def _message_args(message: dict) -> list:
+    body = message["body"]
+    if message.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    return json.loads(body)[0]

@@ -124,6 +124,10 @@ class Dataset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The lease of the worker processing it (webapp.core.leases): who holds it, until when unless renewed.
+    lease_holder = models.CharField(max_length=250, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    restarts = models.PositiveIntegerField(default=0, help_text="times processing restarted after its worker was lost")
 
     objects = DatasetQuerySet.as_manager()
 

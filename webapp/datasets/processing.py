@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import F, ProtectedError
 from django.utils import timezone
 
 from training.layout import LayoutPlan, list_files, plan_folders
+from webapp.core import leases
 from webapp.core.paths import hide_paths
 from webapp.datasets import cache, notices, storage
 from webapp.datasets.analysis import Analysis, analyze, inspect_all
@@ -204,14 +206,30 @@ def _process_stored(dataset: Dataset, progress: ProgressReporter, workdir: Path)
         shutil.rmtree(staging, ignore_errors=True)  # gone already when adopted into the cache
 
 
-def process(dataset_id: int) -> str:
+def _claim(dataset_id: int, holder: str) -> bool:
+    """Take the row with a lease: one waiting for a worker, or one whose worker was lost (its lease
+    expired; a restart). A message delivered twice never processes the same row twice at once."""
+    rows = Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.PROCESSING)
+    taken = {"stage": "Starting", "lease_holder": holder, "lease_expires_at": leases.lease_until()}
+    return bool(
+        rows.filter(stage=WAITING).update(**taken)
+        or rows.filter(lease_expires_at__lt=timezone.now(), restarts__lt=settings.TRAINYARD_MAX_RESTARTS).update(
+            restarts=F("restarts") + 1, **taken
+        )
+    )
+
+
+def process(dataset_id: int, worker: str = "") -> str:
     """Process one dataset row marked `processing`; the Celery task calls this with the id."""
-    # Claim it: a message delivered twice must not process the same row twice at once.
-    if not Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.PROCESSING, stage=WAITING).update(
-        stage="Starting"
-    ):
+    holder = leases.new_holder(worker or "local")
+    if not _claim(dataset_id, holder):
         return "not waiting"
-    dataset = Dataset.objects.select_related("team").get(pk=dataset_id)
+    held = Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.PROCESSING, lease_holder=holder)
+    with leases.Heartbeat(held):
+        return _process_held(Dataset.objects.select_related("team").get(pk=dataset_id), held)
+
+
+def _process_held(dataset: Dataset, held) -> str:
     old_hash, old_split = dataset.content_hash, dataset.split_file
     upload_name = dataset.upload.name or ""
     progress = ProgressReporter(dataset.pk)
@@ -222,14 +240,17 @@ def process(dataset_id: int) -> str:
             else:
                 _process_stored(dataset, progress, Path(workdir))
         dataset.upload = ""
+        dataset.lease_holder, dataset.lease_expires_at = "", None
         with transaction.atomic():
             if not Dataset.objects.select_for_update().filter(pk=dataset.pk).exists():
                 raise DatasetRejected("The dataset was deleted while it was being processed.")
+            if not held.exists():
+                return "lease lost"  # another worker took it over; it is theirs to finish
             dataset.save()
     except DatasetRejected as exc:
         return _fail(dataset, str(exc), upload_name)
     except Exception as exc:  # a bug or a broken disk must still end the upload with a message, not hang it
-        logger.exception("processing dataset %s failed", dataset_id)
+        logger.exception("processing dataset %s failed", dataset.pk)
         return _fail(dataset, f"Processing failed unexpectedly: {type(exc).__name__}: {exc}", upload_name)
     storage.delete(upload_name)
     # A re-validated dataset whose images or split changed: the old stored files, unless still used.
@@ -238,7 +259,9 @@ def process(dataset_id: int) -> str:
 
 
 def _mark_failed(dataset: Dataset, message: str) -> str:
-    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, stage="", progress=0, error=message)
+    Dataset.objects.filter(pk=dataset.pk).update(
+        status=DatasetStatus.FAILED, stage="", progress=0, error=message, lease_holder="", lease_expires_at=None
+    )
     return DatasetStatus.FAILED
 
 

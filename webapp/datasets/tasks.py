@@ -13,7 +13,7 @@ def enqueue(dataset_id: int) -> None:
     send_after_commit(process_dataset, dataset_id, queue=Queue.DATASETS)
 
 
-@shared_task(name="datasets.process", ignore_result=True)
-def process_dataset(dataset_id: int) -> str:
+@shared_task(bind=True, name="datasets.process", ignore_result=True)
+def process_dataset(self, dataset_id: int) -> str:
     # Expected failures (bad uploads) end inside `process` with a message for the user, so nothing is raised.
-    return process(dataset_id)
+    return process(dataset_id, worker=self.request.hostname or "")

@@ -11,10 +11,14 @@ and check permission before they forward anything.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("epoch", "status", "progress", "log")
 
@@ -27,13 +31,21 @@ def team_group_name(team_id: int) -> str:
     return f"team.{team_id}.experiments"
 
 
+def _group_send(group: str, message: dict[str, Any]) -> None:
+    """Best-effort: a Redis blip loses this frame (the page backfills from the database), never the run."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, message)
+    except (RedisError, OSError) as exc:
+        logger.warning("live message to %s not sent: %s", group, exc)
+
+
 def sweep_group_name(sweep_id: int) -> str:
     return f"sweep.{sweep_id}"
 
 
 def send_sweep(sweep_id: int, payload: dict[str, Any]) -> None:
     """The sweep's page learns that the sweep (its status, or one of its trials) changed."""
-    async_to_sync(get_channel_layer().group_send)(
+    _group_send(
         sweep_group_name(sweep_id),
         {"type": "sweep.changed", "message": {"type": "sweep", "sweep": sweep_id, **payload}},
     )
@@ -42,7 +54,7 @@ def send_sweep(sweep_id: int, payload: dict[str, Any]) -> None:
 def send(experiment_id: int, kind: str, payload: dict[str, Any]) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown live message kind {kind!r}")
-    async_to_sync(get_channel_layer().group_send)(
+    _group_send(
         group_name(experiment_id),
         {
             "type": f"{kind}.message",
@@ -60,7 +72,7 @@ def send_status(experiment, started: bool = False) -> None:
     (re)started the run, which redoes every epoch after `checkpoint_epoch`."""
     summary = experiment.summary_dict()
     send(experiment.pk, "status", {**summary, "started": started})
-    async_to_sync(get_channel_layer().group_send)(
+    _group_send(
         team_group_name(experiment.team_id),
         {
             "type": "experiment.changed",

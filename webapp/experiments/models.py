@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from training.steps import steps_info
+from webapp.core import leases
 from webapp.core.markdown import render_markdown
 from webapp.core.paths import hide_paths
 from webapp.core.queues import TRAINING_QUEUES, Queue
@@ -77,6 +78,10 @@ class Experiment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # The lease of the worker running it (webapp.core.leases): who holds it, and until when unless renewed.
+    lease_holder = models.CharField(max_length=250, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    restarts = models.PositiveIntegerField(default=0, help_text="times it was resumed after its worker was lost")
     error = models.TextField(blank=True)
     test_metrics = models.JSONField(null=True, blank=True)
     # Set by a user; the worker sees it at the next batch and ends the run as cancelled.
@@ -132,22 +137,43 @@ class Experiment(models.Model):
     def queue_position(self) -> int | None:
         return Experiment.queue_positions().get(self.pk) if self.is_queued else None
 
-    def claim(self, worker: str) -> bool:
-        """Atomically move queued -> running; False when someone else has it or it was cancelled."""
-        claimed = Experiment.objects.filter(pk=self.pk, status=Status.QUEUED, cancel_requested=False).update(
-            status=Status.RUNNING, started_at=timezone.now(), finished_at=None, worker=worker, error=""
-        )
+    def claim(self, worker: str, holder: str) -> bool:
+        """Atomically take the run with a lease for `holder`: a queued one, or a running one whose lease
+        expired (its worker was lost; counts as a restart). False when someone else holds it (a duplicate
+        or redelivered message), it was cancelled, or it used up its restarts (the reaper fails it)."""
+        now = timezone.now()
+        taken = {"worker": worker, "lease_holder": holder, "lease_expires_at": leases.lease_until(), "error": ""}
+        rows = Experiment.objects.filter(pk=self.pk, cancel_requested=False)
+        claimed = rows.filter(status=Status.QUEUED).update(
+            status=Status.RUNNING, started_at=now, finished_at=None, **taken
+        ) or rows.filter(
+            status=Status.RUNNING, lease_expires_at__lt=now, restarts__lt=settings.TRAINYARD_MAX_RESTARTS
+        ).update(restarts=F("restarts") + 1, **taken)
         if claimed:
             self.refresh_from_db()
         return bool(claimed)
 
+    def release(self) -> bool:
+        """Back to the queue from the worker holding it (a warm shutdown), unless a user asked to cancel."""
+        released = Experiment.objects.filter(
+            pk=self.pk, status=Status.RUNNING, lease_holder=self.lease_holder, cancel_requested=False
+        ).update(status=Status.QUEUED, queued_at=timezone.now(), lease_holder="", lease_expires_at=None)
+        self.refresh_from_db()
+        return bool(released)
+
     def finish(self, status: str, error: str = "", test_metrics: dict | None = None, **fields) -> None:
         self.status, self.error, self.finished_at = status, hide_paths(error), timezone.now()
         self.cancel_requested = False
+        self.lease_holder, self.lease_expires_at = "", None
         self.test_metrics = test_metrics if test_metrics is not None else self.test_metrics
         for name, value in fields.items():
             setattr(self, name, value)
-        self.save(update_fields=["status", "error", "finished_at", "test_metrics", "cancel_requested", *fields])
+        self.save(
+            update_fields=[
+                *("status", "error", "finished_at", "test_metrics", "cancel_requested"),
+                *("lease_holder", "lease_expires_at", *fields),
+            ]
+        )
 
     def request_cancel(self) -> CancelOutcome:
         """A queued experiment is cancelled at once (it never starts); a running one stops at its next batch."""
@@ -180,6 +206,7 @@ class Experiment(models.Model):
             "error": "",
             "cancel_requested": False,
             "stop_reason": "",
+            "restarts": 0,
         }
         if extra_epochs:
             updates["config"] = {**self.config, "epochs": self.epochs + extra_epochs}

@@ -3,13 +3,18 @@ cancel requests, and live messages to the page."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+from django.db import DatabaseError, close_old_connections
 
 from training.callbacks import BatchProgress, EpochMetrics, FitStart, Throttled
 from training.environment import environment
 from webapp.experiments import live
 from webapp.experiments.models import EpochMetric, Experiment
+
+logger = logging.getLogger(__name__)
 
 # Set when the worker begins a warm shutdown: the run stops at the next batch, keeping its checkpoint.
 WORKER_SHUTTING_DOWN = threading.Event()
@@ -17,10 +22,15 @@ WORKER_SHUTTING_DOWN = threading.Event()
 
 class ExperimentRecorder(Throttled):
     def __init__(
-        self, experiment: Experiment, progress_per_second: float = 4.0, cancel_poll_seconds: float = 0.5
+        self,
+        experiment: Experiment,
+        progress_per_second: float = 4.0,
+        cancel_poll_seconds: float = 0.5,
+        lease_lost: threading.Event | None = None,
     ) -> None:
         super().__init__(progress_per_second)
         self.experiment = experiment
+        self._lease_lost = lease_lost or threading.Event()  # set when another worker took the run over
         self._cancel_poll = cancel_poll_seconds
         self._last_poll = 0.0
         self._cancelled = False
@@ -78,11 +88,15 @@ class ExperimentRecorder(Throttled):
         self.log(line)
 
     def should_stop(self) -> bool:
-        if WORKER_SHUTTING_DOWN.is_set():
+        if WORKER_SHUTTING_DOWN.is_set() or self._lease_lost.is_set():
             return True
         now = time.monotonic()
         if not self._cancelled and now - self._last_poll >= self._cancel_poll:
             self._last_poll = now
-            # A deleted experiment counts as cancelled too.
-            self._cancelled = not Experiment.objects.filter(pk=self.experiment.pk, cancel_requested=False).exists()
+            try:  # best-effort: a database blip is asked again at the next poll, never ends the run
+                # A deleted experiment counts as cancelled too.
+                self._cancelled = not Experiment.objects.filter(pk=self.experiment.pk, cancel_requested=False).exists()
+            except DatabaseError as exc:
+                logger.warning("cancel poll of #%s failed: %s", self.experiment.pk, exc)
+                close_old_connections()
         return self._cancelled

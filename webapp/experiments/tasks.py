@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
+from pathlib import Path
 
 from celery import shared_task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_ready, worker_shutting_down
+from django.conf import settings
 
 from training import ConfigError, FitResult, Outcome, TrainConfig, fit
+from training import checkpoint as ckpt
+from webapp.core import leases
 from webapp.core.queues import send_after_commit
 from webapp.experiments import live, signals
 from webapp.experiments.files import checkpoint_dir, final_model_path, last_checkpoint_path
@@ -19,9 +24,25 @@ from webapp.experiments.states import STATUS_OF_OUTCOME, Status
 logger = logging.getLogger(__name__)
 
 
+_REAPER_STOP = threading.Event()
+
+
 @worker_shutting_down.connect
 def _stop_running_experiment(**kwargs) -> None:
     WORKER_SHUTTING_DOWN.set()
+    _REAPER_STOP.set()
+
+
+@worker_ready.connect
+def _start_reaper(**kwargs) -> None:
+    """Every worker reaps lost runs, now and every TRAINYARD_REAPER_SECONDS (each change is a compare-and-set)."""
+    from webapp.core.recovery import reap
+
+    leases.run_periodically("lease-reaper", settings.TRAINYARD_REAPER_SECONDS, reap, _REAPER_STOP)
+
+
+class MissingCheckpoint(Exception):
+    pass
 
 
 def enqueue(experiment: Experiment) -> None:
@@ -29,14 +50,30 @@ def enqueue(experiment: Experiment) -> None:
     send_after_commit(run_experiment, experiment.pk, queue=experiment.queue, priority=experiment.broker_priority)
 
 
+def _checkpoint_epoch(path: Path) -> int:
+    return int(ckpt.load(path)["epoch"])
+
+
 def _fit_keywords(experiment: Experiment) -> dict:
-    """Where to keep checkpoints, and where to continue from when the run was interrupted or extended."""
+    """Where to keep checkpoints, and where to continue from when the run was interrupted or extended.
+
+    `last.pt` is written (atomically) before the row's checkpoint_epoch: after a crash between the two
+    the file is the newer, so its epoch is the one trusted."""
     keywords = {"checkpoint_dir": checkpoint_dir(experiment.pk)}
     last = last_checkpoint_path(experiment.pk)
-    if experiment.checkpoint_epoch is not None and last.exists():
+    if last.exists():
+        epoch = _checkpoint_epoch(last)
+        if epoch != experiment.checkpoint_epoch:
+            Experiment.objects.filter(pk=experiment.pk).update(checkpoint_epoch=epoch)
+            experiment.checkpoint_epoch = epoch
         keywords["resume_from"] = last
         # Epochs recorded after the checkpoint are redone; their rows are replaced, never duplicated.
-        EpochMetric.objects.filter(experiment=experiment, epoch__gt=experiment.checkpoint_epoch).delete()
+        EpochMetric.objects.filter(experiment=experiment, epoch__gt=epoch).delete()
+    elif experiment.checkpoint_epoch is not None:
+        raise MissingCheckpoint(
+            f"The checkpoint of epoch {experiment.checkpoint_epoch} ({last}) is missing, so the run cannot "
+            "continue from it. Clone the experiment to train it again from the start."
+        )
     else:
         EpochMetric.objects.filter(experiment=experiment).delete()
         if experiment.init_from_id is not None:
@@ -47,20 +84,38 @@ def _fit_keywords(experiment: Experiment) -> dict:
     return keywords
 
 
-def _record_result(experiment: Experiment, result: FitResult) -> None:
+def _record_result(experiment: Experiment, result: FitResult, heartbeat: leases.Heartbeat) -> None:
     extra = {"best_epoch": result.best_epoch, "stop_reason": result.stop_reason or ""}
-    if result.status == Outcome.CANCELLED and WORKER_SHUTTING_DOWN.is_set():
-        experiment.finish(
-            Status.FAILED,
-            error=(
-                f"The worker shut down during epoch {result.epochs_run + 1}; the checkpoint of epoch "
-                f"{result.epochs_run} is kept: resume to continue from it."
-            ),
-            **extra,
+    if heartbeat.lost.is_set():
+        return  # another worker took the run over: it is theirs to record
+    if result.status == Outcome.CANCELLED and WORKER_SHUTTING_DOWN.is_set() and experiment.release():
+        # A redeploy: back to the queue; the next worker continues from the checkpoint by itself.
+        Experiment.objects.filter(pk=experiment.pk).update(**extra)
+        experiment.append_log(
+            f"the worker shut down during epoch {result.epochs_run + 1}; back to the queue, to resume "
+            f"from epoch {experiment.checkpoint_epoch or 0}"
         )
+        enqueue(experiment)
     else:
         test = relative_predictions(result.test, experiment.dataset.path)
         experiment.finish(STATUS_OF_OUTCOME[result.status], test_metrics=test, **extra)
+
+
+def _train(experiment: Experiment, recorder: ExperimentRecorder, heartbeat: leases.Heartbeat) -> None:
+    try:
+        config = TrainConfig.from_dict(experiment.config)
+        callbacks = [recorder, *signals.extra_callbacks(experiment)]
+        result = fit(config, experiment.dataset.splits(), callbacks, **_fit_keywords(experiment))
+    except ConfigError as exc:
+        experiment.finish(Status.FAILED, error=f"Invalid config: {exc}")
+    except MissingCheckpoint as exc:
+        experiment.finish(Status.FAILED, error=str(exc))
+    except Exception as exc:  # any failure of a run must end as `failed` with the reason shown on the page
+        logger.exception("experiment %s failed", experiment.pk)
+        if not heartbeat.lost.is_set():
+            experiment.finish(Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    else:
+        _record_result(experiment, result, heartbeat)
 
 
 @shared_task(bind=True, name="experiments.run", ignore_result=True)
@@ -68,22 +123,17 @@ def run_experiment(self, experiment_id: int) -> str:
     experiment = Experiment.objects.select_related("dataset", "team").filter(pk=experiment_id).first()
     if experiment is None:
         return "missing"
-    if not experiment.claim(worker=self.request.hostname or ""):
+    worker = self.request.hostname or ""
+    if not experiment.claim(worker=worker, holder=leases.new_holder(worker)):
         return f"not claimed ({experiment.status})"
     live.send_status(experiment, started=True)
-    recorder = ExperimentRecorder(experiment)
-    try:
-        config = TrainConfig.from_dict(experiment.config)
-        keywords = _fit_keywords(experiment)
-        callbacks = [recorder, *signals.extra_callbacks(experiment)]
-        result = fit(config, experiment.dataset.splits(), callbacks, **keywords)
-    except ConfigError as exc:
-        experiment.finish(Status.FAILED, error=f"Invalid config: {exc}")
-    except Exception as exc:  # any failure of a run must end as `failed` with the reason shown on the page
-        logger.exception("experiment %s failed", experiment_id)
-        experiment.finish(Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-    else:
-        _record_result(experiment, result)
+    held = Experiment.objects.filter(pk=experiment.pk, status=Status.RUNNING, lease_holder=experiment.lease_holder)
+    with leases.Heartbeat(held) as heartbeat:
+        recorder = ExperimentRecorder(experiment, lease_lost=heartbeat.lost)
+        _train(experiment, recorder, heartbeat)
+    if heartbeat.lost.is_set():
+        recorder.log(f"this worker lost its lease on the run ({worker}); another worker has taken it over")
+        return "lease lost"
     experiment.refresh_from_db()
     recorder.log(f"{experiment.get_status_display().lower()}" + (f": {experiment.error}" if experiment.error else ""))
     live.send_status(experiment)

@@ -40,6 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, queues: str, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}  # how to start a worker again
         self.stopping = False
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             credentials = self._demo() if settings.TRAINYARD_DEMO else None
             env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
             self._start_redis()
+            self._recover()
             self._spawn("worker", self._worker_args([q.strip() for q in queues.split(",")], 1, "trainyard-local"), env)
             # Dataset uploads are processed by their own worker, so they never wait behind a training run.
             self._spawn("dataset worker", self._worker_args([Queue.DATASETS], 2, "trainyard-datasets"), env)
@@ -67,6 +69,19 @@ class Command(BaseCommand):
             self.children.append(("redis", embedded_redis.start(sock, Path(settings.DATA_DIR) / "redis.log")))
         elif not embedded_redis.is_up(settings.REDIS_URL):
             raise CommandError(f"no Redis answers at REDIS_URL={settings.REDIS_URL}")
+
+    def _recover(self) -> None:
+        """Work whose worker was lost while nothing ran goes back to the queue, and queued work whose
+        message the broker lost is sent again (the workers reap lost work on their own afterwards)."""
+        from webapp.core import recovery
+
+        for what, found in (
+            ("resumed, their worker was lost", recovery.reap()),
+            ("sent again", recovery.resend_lost()),
+        ):
+            for kind, ids in found.items():
+                if ids:
+                    self.stdout.write(f"{kind} {what}: {', '.join(f'#{i}' for i in ids)}")
 
     @staticmethod
     def _worker_args(queues: list[str], concurrency: int, name: str) -> list[str]:
@@ -109,18 +124,30 @@ class Command(BaseCommand):
         return out.getvalue().strip()
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.commands[name] = (args, env)
+        self.children.append((name, self._launch(name)))
+
+    def _launch(self, name: str) -> subprocess.Popen:
         # Own process group: Ctrl-C reaches this command, which stops the children in order.
-        proc = subprocess.Popen(args, env=env, cwd=settings.BASE_DIR, start_new_session=True)
-        self.children.append((name, proc))
+        args, env = self.commands[name]
+        return subprocess.Popen(args, env=env, cwd=settings.BASE_DIR, start_new_session=True)
 
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
 
     def _watch(self) -> None:
+        """Supervise: a worker that exits is started again (its lost run is resumed through its lease);
+        Redis or the web server exiting stops everything."""
         while not self.stopping:
-            for name, proc in self.children:
-                if proc.poll() is not None:
+            for i, (name, proc) in enumerate(self.children):
+                if proc.poll() is None or self.stopping:
+                    continue
+                if not name.endswith("worker"):
                     raise CommandError(f"the {name} process exited with code {proc.returncode}; stopping everything")
+                self.stdout.write(
+                    self.style.WARNING(f"the {name} process exited with code {proc.returncode}; restarting it")
+                )
+                self.children[i] = (name, self._launch(name))
             time.sleep(0.5)
         self.stdout.write("\nstopping…")
 
