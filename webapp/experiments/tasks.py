@@ -82,5 +82,6 @@ def run_experiment(self, experiment_id: int) -> str:
         _record_result(experiment, result)
     experiment.refresh_from_db()
     recorder.log(f"{experiment.get_status_display().lower()}" + (f": {experiment.error}" if experiment.error else ""))
+    recorder.close()  # every epoch and log line out before the final status
     live.send_status(experiment)
     return experiment.status
