@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+from django.core.management import call_command
+
 from training.bench.cli import main
 
 
@@ -32,3 +35,17 @@ def test_it_runs_the_library_benchmarks_and_writes_their_figures(tmp_path, capsy
 def test_it_names_the_benchmarks_when_one_is_unknown(capsys):
     assert main(["--only", "nope"]) == 2
     assert "loop_parity" in capsys.readouterr().err
+
+
+@pytest.mark.worker
+def test_manage_py_bench_runs_the_web_benchmarks_in_a_scratch_database(tmp_path, django_db_blocker):
+    out = tmp_path / "web.json"
+    with django_db_blocker.unblock():
+        call_command("bench", "--quick", "--only", "pages", "watchers", "whole_product", "--json", str(out))
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    pages, watchers = results["pages"], results["watchers"]
+    assert pages["skipped"] == "" and pages["target"] == 2.0 and pages["ratio"] > 0
+    assert any("queries" in note for note in pages["notes"])
+    assert watchers["skipped"] == "" and watchers["target"] == 1.1 and watchers["ratio"] > 0
+    assert watchers["extra"]["latency_p95_ms"] >= watchers["extra"]["latency_p50_ms"] > 0
+    assert results["whole_product"]["skipped"].startswith("not built")

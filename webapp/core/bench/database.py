@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
-from django.test.utils import setup_test_environment, teardown_test_environment
+from django.test.utils import _TestState, setup_test_environment, teardown_test_environment
 
 from training import TrainConfig
 
@@ -16,17 +16,22 @@ from training import TrainConfig
 @contextmanager
 def scratch_database():
     """A fresh test database (a SQLite file when the configured one is SQLite: forked servers share it)."""
+    saved_test = dict(settings.DATABASES["default"].get("TEST", {}))
     if connection.vendor == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="trainyard-bench-db-"))
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(folder / "bench.sqlite3")
         connection.settings_dict["TEST"] = settings.DATABASES["default"]["TEST"]
-    setup_test_environment()
+    ours = not hasattr(_TestState, "saved_data")  # not already inside a test run (the bench's own test)
+    if ours:
+        setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
+        settings.DATABASES["default"]["TEST"] = connection.settings_dict["TEST"] = saved_test
+        if ours:
+            teardown_test_environment()
 
 
 def team_with_user(name: str = "Bench"):
