@@ -1,5 +1,6 @@
 """python -m training --data FOLDER [--preset NAME ...] [--config config.json] [--set key=value ...] [--out DIR]
 python -m training sweep --data FOLDER (--space space.json | --space-preset NAME) ...   (see training/sweep_cli.py)
+python -m training bench [--quick] [--json FILE] [--only NAME ...]   (see training/bench/)
 
 Runs the same pipeline as the web workers and prints its progress. Examples:
 
@@ -212,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         from training.sweep_cli import main as sweep  # imported here: it reuses this module's pieces
 
         return sweep(argv[1:])
+    if argv[:1] == ["bench"]:
+        from training.bench.cli import main as bench
+
+        return bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:

@@ -200,7 +200,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("TRAINYARD_CHANNEL_PREFIX", "trainyard")},
+        "CONFIG": {
+            # redis-py's default read timeout (5 s) equals channels_redis's blocking pop (BZPOPMIN, 5 s):
+            # on a busy host the reply comes a moment late and the socket's consumer dies with
+            # "Timeout reading". Reads get a margin over the pop instead.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env_str("TRAINYARD_CHANNEL_PREFIX", "trainyard"),
+        },
     }
 }
 

@@ -102,6 +102,13 @@ class Experiment(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("experiment_detail", args=[self.pk])
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The team it was loaded with: open sockets check their access again when it moves (signals.py).
+        instance._loaded_team_id = instance.__dict__.get("team_id")
+        return instance
+
     @property
     def epochs(self) -> int:
         return int(self.config.get("epochs", 0))

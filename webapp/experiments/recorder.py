@@ -1,5 +1,6 @@
 """The worker's training callback: one EpochMetric row per epoch, log lines, checkpoint bookkeeping,
-cancel requests, and live messages to the page."""
+cancel requests, and live messages to the page (sent by a `LiveSender` thread: the training thread
+only queues them; `close()` once the run is over)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,14 @@ class ExperimentRecorder(Throttled):
         self._cancel_poll = cancel_poll_seconds
         self._last_poll = 0.0
         self._cancelled = False
+        self.sender = live.LiveSender(experiment.pk)
 
     def log(self, line: str) -> None:
-        live.send_log(self.experiment.pk, self.experiment.append_log(line))
+        self.sender.post("log", {"line": self.experiment.append_log(line)})
+
+    def close(self) -> None:
+        """Wait until every queued message has gone out (before the final status)."""
+        self.sender.close()
 
     def on_fit_start(self, info: FitStart) -> None:
         self.record_environment(info.device)
@@ -62,7 +68,8 @@ class ExperimentRecorder(Throttled):
 
     def on_batch_end(self, progress: BatchProgress) -> None:
         if self.due(progress):
-            live.send_progress(self.experiment.pk, progress.epoch, progress.batch, progress.batches, progress.loss)
+            payload = live.progress_payload(progress.epoch, progress.batch, progress.batches, progress.loss)
+            self.sender.post("progress", payload)
 
     def on_epoch_end(self, metrics: EpochMetrics) -> None:
         values = metrics.to_dict()
@@ -71,7 +78,7 @@ class ExperimentRecorder(Throttled):
         row, _ = EpochMetric.objects.update_or_create(
             experiment=self.experiment, epoch=epoch, defaults={k: values[k] for k in EpochMetric.FIELDS if k != "epoch"}
         )
-        live.send_epoch(self.experiment.pk, row.to_dict())
+        self.sender.post("epoch", {"metrics": row.to_dict()})
         val = (
             f", val loss {metrics.val_loss:.4f}, val acc {metrics.val_acc:.2%}" if metrics.val_loss is not None else ""
         )

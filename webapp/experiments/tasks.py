@@ -136,6 +136,7 @@ def run_experiment(self, experiment_id: int) -> str:
         return "lease lost"
     experiment.refresh_from_db()
     recorder.log(f"{experiment.get_status_display().lower()}" + (f": {experiment.error}" if experiment.error else ""))
+    recorder.close()  # every epoch and log line out before the final status
     live.send_status(experiment)
     signals.finished(experiment)
     return experiment.status
