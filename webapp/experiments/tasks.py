@@ -133,6 +133,7 @@ def run_experiment(self, experiment_id: int) -> str:
         _train(experiment, recorder, heartbeat)
     if heartbeat.lost.is_set():
         recorder.log(f"this worker lost its lease on the run ({worker}); another worker has taken it over")
+        recorder.close()
         return "lease lost"
     experiment.refresh_from_db()
     recorder.log(f"{experiment.get_status_display().lower()}" + (f": {experiment.error}" if experiment.error else ""))
