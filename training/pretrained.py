@@ -30,8 +30,8 @@ def missing_message(weights_name: str) -> str:
     path = weights_file(weights_name)
     return (
         f"pretrained weights {weights_name} are not in the local torch cache: put the file {path.name} "
-        f"in the folder {path.parent} (download it from {get_weight(weights_name).url} on a machine "
-        f"with internet, or set TORCH_HOME to a folder whose hub/checkpoints holds it)"
+        f"in the torch cache's hub/checkpoints folder ({path.parent}; the TORCH_HOME variable sets where the "
+        f"cache is), downloaded from {get_weight(weights_name).url} on a machine with internet"
     )
 
 
