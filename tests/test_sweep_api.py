@@ -247,6 +247,7 @@ def test_a_sweep_of_1000_trials_reports_them_all_and_marks_at_most_300_curves(cl
     )
     client.force_login(owner)
     data = client.get(f"/api/sweeps/{sweep.pk}/").json()
+    assert client.get(f"/api/sweeps/{sweep.pk}/").json()["importance"] == data["importance"]  # cached
     assert len(data["trials"]) == 1000
     assert sum(t["curve"] for t in data["trials"]) == 300
     assert sorted(t["rank"] for t in data["trials"]) == list(range(1, 1001))
