@@ -90,7 +90,7 @@ def test_stop_drops_queued_trials_and_cancels_running_ones_and_resume_runs_each_
         method="random",
         max_trials=4,
         parallelism=2,
-        config={"epochs": 6},
+        config={"epochs": 10},
     )
     driver.send_advance(sweep)
     wait_until(
