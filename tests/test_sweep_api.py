@@ -159,7 +159,9 @@ def test_a_viewer_reads_but_cannot_change_and_an_outsider_sees_nothing(client, o
     sweep = make_sweep(owner, tiny_dataset, {"lr": [0.01, 0.02]})
     client.force_login(viewer)
     assert client.get(f"/api/sweeps/{sweep.pk}/").status_code == 200
-    assert client.get(f"/sweeps/{sweep.pk}/").status_code == 200
+    page = client.get(f"/sweeps/{sweep.pk}/")
+    assert page.status_code == 200 and b"stop-button" not in page.content and b"add-button" not in page.content
+    assert client.post(f"/sweeps/{sweep.pk}/stop/").status_code == 403
     assert post(client, f"/api/sweeps/{sweep.pk}/stop/").status_code == 403
     assert post(client, f"/api/sweeps/{sweep.pk}/add/", {"trials": 1}).status_code == 403
     assert post(client, "/api/sweeps/", body(tiny_dataset)).status_code == 403
