@@ -159,7 +159,9 @@ def test_a_viewer_reads_but_cannot_change_and_an_outsider_sees_nothing(client, o
     sweep = make_sweep(owner, tiny_dataset, {"lr": [0.01, 0.02]})
     client.force_login(viewer)
     assert client.get(f"/api/sweeps/{sweep.pk}/").status_code == 200
-    assert client.get(f"/sweeps/{sweep.pk}/").status_code == 200
+    page = client.get(f"/sweeps/{sweep.pk}/")
+    assert page.status_code == 200 and b"stop-button" not in page.content and b"add-button" not in page.content
+    assert client.post(f"/sweeps/{sweep.pk}/stop/").status_code == 403
     assert post(client, f"/api/sweeps/{sweep.pk}/stop/").status_code == 403
     assert post(client, f"/api/sweeps/{sweep.pk}/add/", {"trials": 1}).status_code == 403
     assert post(client, "/api/sweeps/", body(tiny_dataset)).status_code == 403
@@ -247,8 +249,34 @@ def test_a_sweep_of_1000_trials_reports_them_all_and_marks_at_most_300_curves(cl
     )
     client.force_login(owner)
     data = client.get(f"/api/sweeps/{sweep.pk}/").json()
+    assert client.get(f"/api/sweeps/{sweep.pk}/").json()["importance"] == data["importance"]  # cached
     assert len(data["trials"]) == 1000
     assert sum(t["curve"] for t in data["trials"]) == 300
     assert sorted(t["rank"] for t in data["trials"]) == list(range(1, 1001))
     assert set(data["importance"]) == {"lr"}
     assert client.get(f"/sweeps/{sweep.pk}/").status_code == 200
+
+
+def test_a_point_whose_config_cannot_train_fails_at_once_with_the_reason_and_the_sweep_goes_on(
+    owner, tiny_dataset, django_capture_on_commit_callbacks
+):
+    # warmup_epochs 5 cannot work in a 2-epoch run: that trial fails before it is queued.
+    sweep = make_sweep(owner, tiny_dataset, {"warmup_epochs": [5, 0, 1]}, max_trials=3, parallelism=2)
+    with django_capture_on_commit_callbacks() as callbacks:
+        started = driver.advance(sweep.pk)
+    trials = list(sweep.trial_rows())
+    assert [t.experiment.status for t in trials] == [Status.FAILED, Status.QUEUED, Status.QUEUED]
+    assert "warmup_epochs" in trials[0].experiment.error
+    assert len(started) == 2 and len(callbacks) == 2  # only the trials that can run are sent
+
+
+def test_the_epoch_budget_ends_the_sweep_once_nothing_runs(owner, tiny_dataset):
+    sweep = make_sweep(owner, tiny_dataset, {"lr": [0.01, 0.02, 0.03]}, max_trials=3, max_epochs=4)
+    add_trial(sweep, 0, {"lr": 0.01}, Status.SUCCEEDED, [0.5, 0.6])
+    add_trial(sweep, 1, {"lr": 0.02}, Status.RUNNING, [0.5, 0.6])
+    assert driver.advance(sweep.pk) == []  # 4 epochs used: no third trial
+    assert Sweep.objects.get(pk=sweep.pk).status == SweepStatus.RUNNING  # trial 1 still runs
+    Experiment.objects.filter(trial__sweep=sweep, trial__number=1).update(status=Status.SUCCEEDED)
+    driver.advance(sweep.pk)
+    sweep = Sweep.objects.get(pk=sweep.pk)
+    assert sweep.status == SweepStatus.FINISHED and sweep.trials.count() == 2 and sweep.finished_at

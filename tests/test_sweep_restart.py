@@ -31,7 +31,7 @@ def test_a_sweep_goes_on_after_its_worker_restarts_and_the_interrupted_trial_res
 ):
     from django.db import connection
 
-    sweep = make_sweep(owner, tiny_dataset, {"lr": [0.01, 0.02]}, max_trials=2, config={"epochs": 8})
+    sweep = make_sweep(owner, tiny_dataset, {"lr": [0.01, 0.02]}, max_trials=2, config={"epochs": 10})
     worker = Worker(connection.settings_dict, tmp_path)
     try:
         worker.wait_ready()
@@ -55,6 +55,6 @@ def test_a_sweep_goes_on_after_its_worker_restarts_and_the_interrupted_trial_res
     for e in experiments:
         assert e.status == Status.SUCCEEDED, e.error
         epochs = list(EpochMetric.objects.filter(experiment=e).order_by("epoch").values_list("epoch", flat=True))
-        assert epochs == list(range(1, 9))
+        assert epochs == list(range(1, 11))
     resumed = next(e for e in experiments if e.pk == first.pk)
     assert f"resuming after epoch {stopped_at}" in resumed.log

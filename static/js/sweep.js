@@ -1,5 +1,5 @@
 // Live sweep page: the trials table (sortable, best first), the best trial, and four Plotly charts,
-// reloaded from the sweep's API whenever its websocket says something changed (at most once a second).
+// reloaded from the sweep's API whenever its websocket says something changed (at most every 1.5 seconds).
 // Charts stay light with 1,000 trials: the table draws at most MAX_ROWS rows, the curves only the best
 // trials the server marks, and every chart is redrawn with Plotly.react.
 (function () {
@@ -30,7 +30,7 @@
 
   function soon() {
     if (timer) return;
-    timer = setTimeout(() => { timer = null; load(); }, 1000);
+    timer = setTimeout(() => { timer = null; load(); }, 1500);
   }
 
   function render() {

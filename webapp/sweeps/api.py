@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.urls import path
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -18,7 +17,6 @@ from webapp.sweeps.access import sweep_for, sweeps_for
 from webapp.sweeps.forms import AddTrialsForm, SweepForm
 from webapp.sweeps.models import SweepStatus
 from webapp.sweeps.report import sweep_report
-from webapp.sweeps.views import create_sweep
 from webapp.teams.access import writable_teams
 
 SETTINGS = ("name", "description", "dataset", "priority", "space", "method", "objective", "pruner")
@@ -65,7 +63,7 @@ def sweep_list(request: Request) -> Response:
     form = SweepForm(data, user=request.user)
     if not form.is_valid():
         return Response({"errors": errors_of(form)}, status=400)
-    sweep = create_sweep(form, request.user)
+    sweep = driver.start(form.new_sweep(request.user))
     return Response(sweep_report(sweep), status=201)
 
 
@@ -97,8 +95,7 @@ def sweep_add_trials(request: Request, pk: int) -> Response:
     form = AddTrialsForm(request.data)
     if not form.is_valid():
         return Response({"errors": errors_of(form)}, status=400)
-    with transaction.atomic():
-        driver.add_trials(sweep, form.cleaned_data["trials"] or 0, form.cleaned_data.get("max_epochs"))
+    driver.add_trials(sweep, form.cleaned_data["trials"] or 0, form.cleaned_data.get("max_epochs"))
     return Response(sweep_report(sweep))
 
 

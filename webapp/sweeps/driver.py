@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from training import ConfigError
 from training.search import SpaceError, apply_point, suggest
+from training.search.records import ACTIVE_STATES
 from webapp.core.queues import Queue, queue_for, send_after_commit
 from webapp.experiments import actions, live
 from webapp.experiments.models import BROKER_PRIORITY, Experiment, Priority
@@ -41,7 +42,7 @@ def advance(sweep_id: int) -> list[Trial]:
         _resume_interrupted(sweep)
         created = _start_trials(sweep)
         records = sweep.records()
-        if not any(r.state in ("queued", "running") for r in records) and not created:
+        if not any(r.state in ACTIVE_STATES for r in records) and not created:
             sweep.status, sweep.finished_at = SweepStatus.FINISHED, timezone.now()
             sweep.save(update_fields=["status", "finished_at"])
     _tell(sweep)
@@ -100,6 +101,14 @@ def _resume_interrupted(sweep: Sweep) -> None:
     )
     for experiment in interrupted:
         actions.requeue(experiment)
+
+
+def start(sweep: Sweep) -> Sweep:
+    """Save a new sweep (built by the form) and send its first `advance` once that commits."""
+    with transaction.atomic():
+        sweep.save()
+        send_advance(sweep)
+    return sweep
 
 
 def stop(sweep: Sweep) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from training.search import best_trial, param_importance, ranked, rungs
+import json
+
+from django.core.cache import cache
+
+from training.search import TrialRecord, TrialState, best_trial, param_importance, ranked, rungs
 from webapp.sweeps.models import Sweep
 
 MAX_CURVES = 300  # validation curves drawn: the best ones (pruned trials stop early and add few points)
+MAX_IMPORTANCE_TRIALS = 100  # fANOVA takes seconds per hundred trials: an even sample of the completed ones
 
 
 def sweep_report(sweep: Sweep) -> dict:
@@ -17,10 +22,7 @@ def sweep_report(sweep: Sweep) -> dict:
     for trial in trials:
         trial["rank"] = order.index(trial["number"]) + 1
         trial["curve"] = trial["rank"] <= MAX_CURVES
-    try:
-        importance = param_importance(sweep.search_space, sweep.goal, records)
-    except (ValueError, RuntimeError):  # fANOVA cannot fit (e.g. one distinct value per parameter)
-        importance = {}
+    importance = importance_of(sweep, records)
     best_row = rows[best.number] if best else None
     return {
         **sweep.to_dict(),
@@ -31,3 +33,20 @@ def sweep_report(sweep: Sweep) -> dict:
         "best": best_row.to_dict(best) | {"test_metrics": best_row.experiment.test_summary} if best_row else None,
         "importance": importance,
     }
+
+
+def importance_of(sweep: Sweep, records: list[TrialRecord]) -> dict[str, float]:
+    """Parameter importance (fANOVA) on at most MAX_IMPORTANCE_TRIALS completed trials, spread evenly over
+    the sweep; computed once per number of completed trials (and space) in this process, then cached."""
+    done = [r for r in records if r.state == TrialState.COMPLETED and r.value is not None]
+    step = max(1, -(-len(done) // MAX_IMPORTANCE_TRIALS))
+    sample = done[::step]
+    key = f"sweep-importance:{sweep.pk}:{len(done)}:{hash(json.dumps(sweep.space, sort_keys=True))}"
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = param_importance(sweep.search_space, sweep.goal, sample)
+        except (ValueError, RuntimeError):  # fANOVA cannot fit (e.g. one distinct value per parameter)
+            found = {}
+        cache.set(key, found, 24 * 3600)
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,22 +30,13 @@ def sweep_list(request):
     )
 
 
-def create_sweep(form: SweepForm, owner):
-    """Save the form's sweep and start it (its first trials are handed out by a worker)."""
-    with transaction.atomic():
-        sweep = form.new_sweep(owner)
-        sweep.save()
-        driver.send_advance(sweep)
-    return sweep
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def sweep_create(request):
     asked = [name for name in request.GET.getlist("preset") if name in PRESETS]
     form = SweepForm(request.POST or None, user=request.user, presets=asked or None)
     if request.method == "POST" and form.is_valid():
-        return redirect(create_sweep(form, request.user))
+        return redirect(driver.start(form.new_sweep(request.user)))
     context = {"form": form, "presets_catalog": form.presets_catalog(), "config_options": config_options()}
     return render(request, "sweeps/create.html", context)
 
