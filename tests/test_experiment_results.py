@@ -213,3 +213,19 @@ def test_a_worker_records_the_runs_environment_and_the_page_shows_it(celery_work
     client.force_login(owner)
     page = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
     assert 'id="reproducibility"' in page and env["torchvision"] in page and celery_worker.name in page
+
+
+def test_too_many_files_are_refused_by_rule(client, owner, run):
+    client.force_login(owner)
+    many = [upload(f"{i}.png", png()) for i in range(21)]
+    response = client.post(reverse("api_experiment_predict", args=[run.pk]), {"images": many})
+    assert response.status_code == 400
+    assert response.json()["errors"]["images"] == ["At most 20 images at a time; 21 were sent."]
+
+
+def test_the_results_panel_is_for_the_team_only(client, viewer, outsider, run):
+    client.force_login(viewer)
+    panel = client.get(reverse("experiment_results", args=[run.pk])).content.decode()
+    assert 'id="results"' in panel and 'id="model-card"' in panel and 'id="reproducibility"' in panel
+    client.force_login(outsider)
+    assert client.get(reverse("experiment_results", args=[run.pk])).status_code == 404

@@ -19,7 +19,7 @@ from training import checkpoint as ckpt
 from training.config import TrainConfig
 from training.data import normalize, pil_to_tensor, resize_image, to_rgb
 from training.losses import LOSSES
-from training.models import create_model
+from training.models import create_trained_layout
 
 MAX_IMAGE_PIXELS = 50_000_000  # larger files are refused rather than decoded (a decompression bomb)
 
@@ -59,11 +59,11 @@ class Predictor:
         self.mean: list[float] = list(state["mean"])
         self.std: list[float] = list(state["std"])
         self.epoch = int(state.get("epoch", 0))
-        model = create_model(
+        model = create_trained_layout(
             self.config.arch,
             LOSSES.get(self.config.loss).outputs(len(self.classes)),
             self.config.image_size,
-            pretrained=False,
+            pretrained=self.config.pretrained,
             depth=self.config.depth,
             width=self.config.width,
             batch_norm=self.config.batch_norm,

@@ -112,6 +112,20 @@ def create_model(
     return model
 
 
+def create_trained_layout(
+    name: str, num_classes: int, image_size: int = 32, *, pretrained: bool = False, **options: Any
+) -> nn.Module:
+    """The architecture a run trained, for loading its saved weights: the same layout `create_model`
+    built (with `pretrained`, the ImageNet layout and a new head, even below 96 pixels), without
+    loading any ImageNet weights (the saved state_dict replaces them all)."""
+    if not pretrained:
+        return create_model(name, num_classes, image_size, **options)
+    model = MODELS.get(name)(num_classes=IMAGENET_CLASSES, image_size=image_size, pretrained=True, **options)
+    _drop_auxiliary_classifiers(model)
+    replace_head(model, num_classes)
+    return model
+
+
 # --- heads and stages, for transfer learning -------------------------------------------------------
 def classifier_head(model: nn.Module) -> tuple[str, nn.Linear]:
     """The final linear layer (the part replaced for new classes): the last Linear registered."""

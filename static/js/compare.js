@@ -23,9 +23,9 @@
   }
 
   function layout(ytitle, range) {
-    return { margin: { t: 16, r: 10, b: 40, l: 60 }, height: 340, font: { family: "system-ui, sans-serif", size: 12 },
+    return { margin: { t: 16, r: 10, b: 110, l: 60 }, height: 380, font: { family: "system-ui, sans-serif", size: 12 },
       xaxis: { title: { text: "epoch" }, tickformat: "d", dtick: 1 }, yaxis: { title: { text: ytitle }, range: range, rangemode: "tozero" },
-      legend: { orientation: "h", y: -0.2 } };
+      legend: { orientation: "h", y: -0.3, yanchor: "top" } };
   }
 
   function metricsTable() {
@@ -58,25 +58,22 @@
   }
 
   function confusions() {
+    // Every box first, then the plots: each is drawn at its final width in the grid.
     const holder = document.getElementById("compare-confusions");
-    rows.forEach((r) => {
+    const charts = rows.map((r) => {
       const box = document.createElement("div");
       const title = document.createElement("h3");
       title.textContent = `#${r.id} ${r.name}`;
       box.appendChild(title);
-      if (!r.confusion_matrix) {
-        const p = document.createElement("p");
-        p.className = "muted";
-        p.textContent = "No test results.";
-        box.appendChild(p);
-        holder.appendChild(box);
-        return;
-      }
-      const chart = document.createElement("div");
-      chart.className = "chart";
+      const chart = document.createElement(r.confusion_matrix ? "div" : "p");
+      chart.className = r.confusion_matrix ? "chart" : "muted";
+      if (!r.confusion_matrix) chart.textContent = "No test results.";
       chart.dataset.experiment = r.id;
       box.appendChild(chart);
       holder.appendChild(box);
+      return [r, chart];
+    });
+    charts.filter(([r]) => r.confusion_matrix).forEach(([r, chart]) => {
       const labels = r.classes.map(plotText);
       Plotly.newPlot(chart, [{ z: r.confusion_matrix, x: labels, y: labels, type: "heatmap", colorscale: "Blues", reversescale: true,
         hovertemplate: "true %{y}<br>predicted %{x}<br>%{z}<extra></extra>" }],
