@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training import loaders
 from training.config import ConfigError, TrainConfig
-from training.data import Splits
+from training.data import Splits, decoded_bytes
 from training.losses import LOSSES
 from training.models import pretrained_weights_available
 from training.pretrained import PretrainedWeightsMissing
@@ -48,6 +49,7 @@ def preflight(
     _check_starting_point(config, init_from, resuming, report)
     if data is not None:
         _check_data(config, data, report)
+        _check_memory(config, data, report)
     return report
 
 
@@ -73,4 +75,35 @@ def _check_data(config: TrainConfig, data: Splits, report: Preflight) -> None:
     if config.batch_size > len(data.train):
         report.errors["batch_size"] = (
             f"Larger than the training split ({len(data.train)} images): use at most {len(data.train)}."
+        )
+
+
+# A float32 batch's activations, as a multiple of its input: generous for the built-in models.
+ACTIVATIONS_PER_INPUT = 64
+
+
+def _mb(n: int) -> int:
+    return -(-n // 2**20)
+
+
+def _check_memory(config: TrainConfig, data: Splits, report: Preflight) -> None:
+    """Refuse, before the run is queued, what would get the worker killed for memory."""
+    free = loaders.available_memory()
+    if config.data_loading == "memory":
+        need = decoded_bytes(len(data.train) + len(data.val) + len(data.test), config.image_size)
+        if need > config.memory_limit_mb * 2**20:
+            report.errors["memory_limit_mb"] = (
+                f"The decoded images need {_mb(need)} MB, over this limit: raise it to at least {_mb(need)}, "
+                "or use the auto or stream data path."
+            )
+        elif need > free // 2:
+            report.errors["data_loading"] = (
+                f"The decoded images need {_mb(need)} MB and this machine has {_mb(free)} MB free: "
+                "use the auto or stream data path, or a smaller image size."
+            )
+    batch = config.batch_size * 3 * config.image_size**2 * 4 * ACTIVATIONS_PER_INPUT
+    if batch > free:
+        report.errors["batch_size"] = (
+            f"One batch of {config.batch_size} images of {config.image_size}px needs about {_mb(batch)} MB, "
+            f"more than the {_mb(free)} MB this machine has free: lower the batch size or the image size."
         )
