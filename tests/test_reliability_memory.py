@@ -38,6 +38,9 @@ def test_little_free_ram_refuses_the_memory_path_and_large_batches_and_auto_stre
     report = preflight(config, data)
     assert "this machine has 2 MB free" in report.errors["data_loading"]
     assert "lower the batch size" in report.errors["batch_size"]
+    big = TrainConfig.from_dict({**TINY_CONFIG, "arch": "resnet50", "image_size": 64})  # 23.5M weights
+    assert "choose a smaller model" in preflight(big, data).errors["arch"]
+    assert "arch" not in report.errors  # the tiny CNN's 1,467 weights fit
     auto = TrainConfig.from_dict({**TINY_CONFIG, "image_size": 128})
     assert loaders.choose_data_path(auto, data) == "stream"  # 1.7 MB decoded: under the limit, not half the RAM
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from training import loaders
 from training.config import ConfigError, TrainConfig
 from training.data import Splits, decoded_bytes
 from training.losses import LOSSES
-from training.models import pretrained_weights_available
+from training.models import create_model, pretrained_weights_available
 from training.pretrained import PretrainedWeightsMissing
 
 
@@ -101,9 +103,33 @@ def _check_memory(config: TrainConfig, data: Splits, report: Preflight) -> None:
                 f"The decoded images need {_mb(need)} MB and this machine has {_mb(free)} MB free: "
                 "use the auto or stream data path, or a smaller image size."
             )
+    model = _model_bytes(config, data)
+    if model > free:
+        report.errors["arch"] = (
+            f"{config.arch} with these settings needs about {_mb(model)} MB to train (weights, gradients and "
+            f"optimizer state), more than the {_mb(free)} MB this machine has free: choose a smaller model."
+        )
     batch = config.batch_size * 3 * config.image_size**2 * 4 * ACTIVATIONS_PER_INPUT
     if batch > free:
         report.errors["batch_size"] = (
             f"One batch of {config.batch_size} images of {config.image_size}px needs about {_mb(batch)} MB, "
             f"more than the {_mb(free)} MB this machine has free: lower the batch size or the image size."
         )
+
+
+def _model_bytes(config: TrainConfig, data: Splits) -> int:
+    """Float32 weights, gradients and two optimizer moments of the model, built without memory (meta device)."""
+    try:
+        with torch.device("meta"):
+            model = create_model(
+                config.arch,
+                LOSSES.get(config.loss).outputs(data.num_classes),
+                config.image_size,
+                depth=config.depth,
+                width=config.width,
+                batch_norm=config.batch_norm,
+                dropout=config.dropout,
+            )
+    except (ValueError, RuntimeError, NotImplementedError):
+        return 0  # a config the other checks refuse (too small an input, ...)
+    return 4 * 4 * sum(p.numel() for p in model.parameters())
