@@ -84,3 +84,36 @@ def test_a_dataset_whose_worker_was_lost_is_processed_by_another_worker(
         worker.stop()
     dataset = Dataset.objects.get(pk=pk)
     assert dataset.restarts == 1 and dataset.lease_holder == "" and dataset.num_images == 24
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_worker_mid_processing_hands_the_dataset_to_the_next_worker(client, owner, team, tmp_path):
+    from django.db import connection
+
+    client.force_login(owner)
+    first = Worker(connection.settings_dict, tmp_path, queues=Queue.DATASETS, env=FAST_LEASES)
+    second = None
+    try:
+        first.wait_ready()
+        # Enough images that checking them takes a while: the worker is killed in the middle.
+        pk = created_id(post_upload(client, team, zip_bytes(class_entries(3, 150, size=(64, 64)))))
+        started = wait_until(
+            lambda: (d := Dataset.objects.get(pk=pk)).stage not in {WAITING, "Starting"} and d, 120, 0.05
+        )
+        assert started.status == DatasetStatus.PROCESSING, "processing ended before the worker could be killed"
+        first.proc.kill()
+        first.proc.wait()
+        second = Worker(connection.settings_dict, tmp_path, queues=Queue.DATASETS, env=FAST_LEASES)
+        second.wait_ready()
+        wait_until(
+            lambda: Dataset.objects.get(pk=pk).status == DatasetStatus.READY,
+            180,
+            message=lambda: f"the dataset to be ready; worker log:\n{second.read_log()[-3000:]}",
+        )
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    dataset = Dataset.objects.get(pk=pk)
+    assert dataset.restarts == 1 and dataset.num_images == 450 and not dataset.upload

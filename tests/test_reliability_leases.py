@@ -142,3 +142,27 @@ def test_queued_experiments_whose_message_was_lost_are_sent_again(
     assert {with_message.pk, lost.pk} <= pending_args(run_experiment, ["cpu", "gpu"])
     assert "sent again" in fresh(lost).log and "sent again" not in fresh(with_message).log
     assert resend_lost() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_extending_a_run_keeps_the_final_model_a_later_run_started_from(make_experiment):
+    from webapp.experiments import actions
+    from webapp.experiments.files import final_model_path, versioned_model_path
+    from webapp.experiments.tasks import _fit_keywords
+
+    parent = make_experiment(epochs=2)
+    assert run_experiment.apply(args=[parent.pk]).get() == Status.SUCCEEDED
+    before = final_model_path(parent.pk).read_bytes()
+    child = make_experiment(epochs=1)
+    Experiment.objects.filter(pk=child.pk).delete()  # made again through the action, with init_from
+    child.pk, child.init_from = None, fresh(parent)
+    child = actions.create(child)
+    assert child.init_from_epoch == 2
+
+    parent = fresh(parent)
+    assert parent.requeue(extra_epochs=1)
+    assert run_experiment.apply(args=[parent.pk]).get() == Status.SUCCEEDED
+    assert final_model_path(parent.pk).read_bytes() != before  # the extension's own final model
+    assert versioned_model_path(parent.pk, 2).read_bytes() == before  # the one the child started from
+    assert _fit_keywords(fresh(child))["init_from"] == versioned_model_path(parent.pk, 2)
+    assert run_experiment.apply(args=[child.pk]).get() == Status.SUCCEEDED

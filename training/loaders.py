@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
+import psutil
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -50,12 +51,17 @@ DATA_PATHS: Registry[type] = Registry("data path")
 train_steps = steps_per_epoch  # full batches only: see training.steps
 
 
+def available_memory() -> int:
+    """Bytes of RAM this machine can still give without swapping."""
+    return psutil.virtual_memory().available
+
+
 def choose_data_path(config: TrainConfig, data: Splits, device: torch.device | None = None) -> str:
-    """The config's data path; for "auto", memory when the decoded dataset fits the memory limit (and,
-    on a GPU, a quarter of its free memory: the rest is for the model and its activations)."""
+    """The config's data path; for "auto", memory when the decoded dataset fits the memory limit and half
+    the free RAM (and, on a GPU, a quarter of its free memory: the rest is for the model and activations)."""
     if config.data_loading != "auto":
         return config.data_loading
-    budget = config.memory_limit_mb * 2**20
+    budget = min(config.memory_limit_mb * 2**20, available_memory() // 2)
     if device is not None and device.type == "cuda":
         budget = min(budget, torch.cuda.mem_get_info(device)[0] // 4)
     total = len(data.train) + len(data.val) + len(data.test)

@@ -14,11 +14,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from training import loaders
 from training.config import ConfigError, TrainConfig
-from training.data import Splits
+from training.data import Splits, decoded_bytes
 from training.layout import listing
 from training.losses import LOSSES
-from training.models import pretrained_weights_available
+from training.models import create_model, pretrained_weights_available
 from training.pretrained import PretrainedWeightsMissing
 from training.steps import describe_steps, total_steps
 
@@ -57,6 +60,7 @@ def preflight(
     if data is not None:
         _check_data(config, data, report)
         _warn_about_data(config, data, report)
+        _check_memory(config, data, report)
     return report
 
 
@@ -127,3 +131,58 @@ def _warn_about_few_shot_classes(data: Splits, report: Preflight) -> None:
 
 def _classes(n: int) -> str:
     return f"{n} class has" if n == 1 else f"{n} classes have"
+
+
+# A float32 batch's activations, as a multiple of its input: generous for the built-in models.
+ACTIVATIONS_PER_INPUT = 64
+
+
+def _mb(n: int) -> int:
+    return -(-n // 2**20)
+
+
+def _check_memory(config: TrainConfig, data: Splits, report: Preflight) -> None:
+    """Refuse, before the run is queued, what would get the worker killed for memory."""
+    free = loaders.available_memory()
+    if config.data_loading == "memory":
+        need = decoded_bytes(len(data.train) + len(data.val) + len(data.test), config.image_size)
+        if need > config.memory_limit_mb * 2**20:
+            report.errors["memory_limit_mb"] = (
+                f"The decoded images need {_mb(need)} MB, over this limit: raise it to at least {_mb(need)}, "
+                "or use the auto or stream data path."
+            )
+        elif need > free // 2:
+            report.errors["data_loading"] = (
+                f"The decoded images need {_mb(need)} MB and this machine has {_mb(free)} MB free: "
+                "use the auto or stream data path, or a smaller image size."
+            )
+    model = _model_bytes(config, data)
+    if model > free:
+        report.errors["arch"] = (
+            f"{config.arch} with these settings needs about {_mb(model)} MB to train (weights, gradients and "
+            f"optimizer state), more than the {_mb(free)} MB this machine has free: choose a smaller model."
+        )
+    batch = config.batch_size * 3 * config.image_size**2 * 4 * ACTIVATIONS_PER_INPUT
+    if batch > free:
+        report.errors["batch_size"] = (
+            f"One batch of {config.batch_size} images of {config.image_size}px needs about {_mb(batch)} MB, "
+            f"more than the {_mb(free)} MB this machine has free: lower the batch size or the image size."
+        )
+
+
+def _model_bytes(config: TrainConfig, data: Splits) -> int:
+    """Float32 weights, gradients and two optimizer moments of the model, built without memory (meta device)."""
+    try:
+        with torch.device("meta"):
+            model = create_model(
+                config.arch,
+                LOSSES.get(config.loss).outputs(data.num_classes),
+                config.image_size,
+                depth=config.depth,
+                width=config.width,
+                batch_norm=config.batch_norm,
+                dropout=config.dropout,
+            )
+    except (ValueError, RuntimeError, NotImplementedError):
+        return 0  # a config the other checks refuse (too small an input, ...)
+    return 4 * 4 * sum(p.numel() for p in model.parameters())

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from webapp.datasets import intake, notices, pages
 from webapp.datasets.forms import AdminAddForm, split_fields
-from webapp.datasets.models import Dataset
+from webapp.datasets.models import Dataset, Rejection
 from webapp.datasets.rejection import size_text
 
 SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
@@ -188,3 +188,18 @@ class DatasetAdmin(admin.ModelAdmin):
             return super().response_add(request, obj, post_url_continue)
         # The list shows the progress; the change page of a dataset still processing has little to show.
         return self.response_post_save_add(request, obj)
+
+
+@admin.register(Rejection)
+class RejectionAdmin(admin.ModelAdmin):
+    """Rejected uploads, with why: read-only (they are what is left of an upload)."""
+
+    list_display = ("name", "version", "team", "user", "created_at", "message")
+    list_filter = ("team",)
+    search_fields = ("name", "message")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -293,3 +293,33 @@ def _delete_files(sender, instance: Dataset, **kwargs) -> None:
         Dataset.objects.delete_unused_files(instance.content_hash, instance.split_file)
 
     transaction.on_commit(delete)
+
+
+class Rejection(models.Model):
+    """Why an upload processed in the background was rejected. The upload leaves no row and no files, so
+    this record (under the id its dataset had, which its page follows) is what remains of it."""
+
+    dataset_id = models.PositiveIntegerField(unique=True, help_text="the id the rejected dataset had")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rejections")
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    message = models.TextField()
+    shown = models.BooleanField(default=False, help_text="shown once to the uploader on a page")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} (rejected)"
+
+    def to_notice(self) -> dict:
+        return {
+            "id": self.dataset_id,
+            "team": self.team_id,
+            "name": self.name,
+            "version": self.version,
+            "user": self.user_id,
+            "message": self.message,
+        }

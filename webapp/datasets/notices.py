@@ -1,48 +1,32 @@
 """Rejections of uploads that were processed in the background.
 
-A rejected upload leaves no row and no files, so its message cannot live on the dataset. It is kept
-for a week in the `datasets` cache (Redis): under the dataset's id, for the page that was following
-the upload, and in a list per uploader, which the dataset list and the admin show once.
+A rejected upload leaves no dataset row and no files, so its message is kept in a `Rejection` record
+under the dataset's id: for the page that was following the upload, and for its uploader, to whom the
+dataset list and the admin show it once. (In the database, so it needs no Redis and outlives a restart.)
 """
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import messages
-from django.core.cache import caches
+from django.db import transaction
 from django.urls import reverse
 
-from webapp.datasets.models import REJECTED, REJECTED_LABEL
-
-logger = logging.getLogger(__name__)
-
-KEEP_SECONDS = 7 * 24 * 3600
-MAX_PER_USER = 20
-
-
-def _cache():
-    return caches["datasets"]
+from webapp.datasets.models import REJECTED, REJECTED_LABEL, Rejection
 
 
 def remember(dataset, message: str) -> dict:
-    notice = {
-        "id": dataset.pk,
-        "team": dataset.team_id,
-        "name": dataset.name,
-        "version": dataset.version,
-        "user": dataset.created_by_id,
-        "message": message,
-    }
-    try:
-        _cache().set(f"rejected:{dataset.pk}", notice, KEEP_SECONDS)
-        if dataset.created_by_id:
-            key = f"rejected-for:{dataset.created_by_id}"
-            pending = _cache().get(key, [])
-            _cache().set(key, (pending + [notice])[-MAX_PER_USER:], KEEP_SECONDS)
-    except Exception:  # the rejection must still remove the upload; the log keeps the message
-        logger.warning("cannot keep the rejection of dataset %s: %s", dataset.pk, message, exc_info=True)
-    return notice
+    record, _ = Rejection.objects.update_or_create(
+        dataset_id=dataset.pk,
+        defaults={
+            "team_id": dataset.team_id,
+            "name": dataset.name,
+            "version": dataset.version,
+            "user_id": dataset.created_by_id,
+            "message": message,
+            "shown": False,
+        },
+    )
+    return record.to_notice()
 
 
 def status_dict(notice: dict) -> dict:
@@ -59,26 +43,18 @@ def status_dict(notice: dict) -> dict:
 
 
 def rejection(dataset_id: int) -> dict | None:
-    try:
-        return _cache().get(f"rejected:{dataset_id}")
-    except Exception:  # Redis down: pages still work, they just cannot show the rejection
-        logger.warning("cannot read dataset rejection %s from the cache", dataset_id, exc_info=True)
-        return None
+    record = Rejection.objects.filter(dataset_id=dataset_id).first()
+    return record.to_notice() if record is not None else None
 
 
 def pop_for(user) -> list[dict]:
     """The user's rejections not shown yet (each is shown once)."""
     if not user.is_authenticated:
         return []
-    key = f"rejected-for:{user.pk}"
-    try:
-        pending = _cache().get(key, [])
-        if pending:
-            _cache().delete(key)
-    except Exception:  # Redis down: the page still shows, without the notices
-        logger.warning("cannot read dataset rejections of user %s from the cache", user.pk, exc_info=True)
-        return []
-    return pending
+    with transaction.atomic():
+        pending = list(Rejection.objects.select_for_update().filter(user=user, shown=False))
+        Rejection.objects.filter(pk__in=[r.pk for r in pending]).update(shown=True)
+    return [r.to_notice() for r in pending]
 
 
 def show_pending(request) -> None:

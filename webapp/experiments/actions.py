@@ -13,6 +13,8 @@ from webapp.experiments.tasks import enqueue
 
 def create(experiment: Experiment, tags: list[str] = ()) -> Experiment:
     """Save a new experiment (built by the form) as queued with its tags, and send its task once that commits."""
+    if experiment.init_from_id is not None and experiment.init_from_epoch is None:
+        experiment.init_from_epoch = experiment.init_from.checkpoint_epoch
     with transaction.atomic():
         experiment.save()
         experiment.set_tags(list(tags))

@@ -3,6 +3,7 @@ names the training library writes (the last epoch's checkpoint, the final model)
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -45,3 +46,23 @@ def stored_experiment_ids() -> dict[int, Path]:
 def exports_dir(experiment_id: int) -> Path:
     """Downloads built from the final model (ONNX, .pt2, weights, model card), cached beside it."""
     return checkpoint_dir(experiment_id) / "exports"
+
+
+def versioned_model_path(experiment_id: int, epoch: int) -> Path:
+    """The final model as it was after `epoch`, kept when the run was extended past it."""
+    return checkpoint_dir(experiment_id) / f"model-epoch{epoch}.pt"
+
+
+def started_from_path(init_from_id: int, epoch: int | None) -> Path:
+    """The final model a run that starts from run `init_from_id` (after `epoch`) loads."""
+    if epoch is not None and versioned_model_path(init_from_id, epoch).exists():
+        return versioned_model_path(init_from_id, epoch)
+    return final_model_path(init_from_id)
+
+
+def keep_final_model(experiment_id: int, epoch: int) -> None:
+    """Before an extension overwrites model.pt, keep the current one (a hard link) for the runs that
+    started from it."""
+    final, kept = final_model_path(experiment_id), versioned_model_path(experiment_id, epoch)
+    if final.exists() and not kept.exists():
+        os.link(final, kept)

@@ -71,6 +71,9 @@ class Experiment(models.Model):
         related_name="descendants",
         verbose_name="start from the weights of",
     )
+    # The epoch of `init_from`'s final model this run starts from: extending that run later writes a new
+    # final model, and the one this run started from is kept under its epoch (files.started_from_path).
+    init_from_epoch = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(
         null=True, blank=True, default=timezone.now, help_text="when it last entered the queue"

@@ -15,7 +15,7 @@ from training import checkpoint as ckpt
 from webapp.core import leases
 from webapp.core.queues import send_after_commit
 from webapp.experiments import live, signals
-from webapp.experiments.files import checkpoint_dir, final_model_path, last_checkpoint_path
+from webapp.experiments.files import checkpoint_dir, keep_final_model, last_checkpoint_path, started_from_path
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
 from webapp.experiments.samples import relative_predictions
@@ -67,6 +67,8 @@ def _fit_keywords(experiment: Experiment) -> dict:
             Experiment.objects.filter(pk=experiment.pk).update(checkpoint_epoch=epoch)
             experiment.checkpoint_epoch = epoch
         keywords["resume_from"] = last
+        if experiment.descendants.exists():  # an extension: keep the final model other runs started from
+            keep_final_model(experiment.pk, epoch)
         # Epochs recorded after the checkpoint are redone; their rows are replaced, never duplicated.
         EpochMetric.objects.filter(experiment=experiment, epoch__gt=epoch).delete()
     elif experiment.checkpoint_epoch is not None:
@@ -77,7 +79,7 @@ def _fit_keywords(experiment: Experiment) -> dict:
     else:
         EpochMetric.objects.filter(experiment=experiment).delete()
         if experiment.init_from_id is not None:
-            keywords["init_from"] = final_model_path(experiment.init_from_id)
+            keywords["init_from"] = started_from_path(experiment.init_from_id, experiment.init_from_epoch)
     stats = experiment.dataset.channel_stats()
     if stats is not None:
         keywords["stats"] = stats

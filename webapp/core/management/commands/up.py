@@ -41,6 +41,8 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, queues: str, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}  # how to start a worker again
+        self.launched: dict[str, float] = {}
+        self.delays: dict[str, float] = {}
         self.stopping = False
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -130,7 +132,22 @@ class Command(BaseCommand):
     def _launch(self, name: str) -> subprocess.Popen:
         # Own process group: Ctrl-C reaches this command, which stops the children in order.
         args, env = self.commands[name]
+        self.launched[name] = time.monotonic()
         return subprocess.Popen(args, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+
+    def _restart(self, i: int, name: str, proc: subprocess.Popen) -> None:
+        """Start a worker that exited again; one that keeps crashing at once waits longer each time (to 60 s)."""
+        quick = time.monotonic() - self.launched[name] < 60
+        delay = min(60.0, 2 * self.delays.get(name, 0.5)) if quick else 1.0
+        self.delays[name] = delay
+        self.stdout.write(
+            self.style.WARNING(f"the {name} process exited with code {proc.returncode}; restarting it in {delay:.0f} s")
+        )
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not self.stopping:
+            time.sleep(0.2)
+        if not self.stopping:
+            self.children[i] = (name, self._launch(name))
 
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
@@ -144,10 +161,7 @@ class Command(BaseCommand):
                     continue
                 if not name.endswith("worker"):
                     raise CommandError(f"the {name} process exited with code {proc.returncode}; stopping everything")
-                self.stdout.write(
-                    self.style.WARNING(f"the {name} process exited with code {proc.returncode}; restarting it")
-                )
-                self.children[i] = (name, self._launch(name))
+                self._restart(i, name, proc)
             time.sleep(0.5)
         self.stdout.write("\nstopping…")
 
