@@ -46,13 +46,14 @@ def database_url(settings_dict: dict) -> str:
 class Worker:
     """A real Celery worker process on the test database and the test Redis."""
 
-    def __init__(self, db_settings: dict, log_dir: Path, queues: str = "gpu,cpu") -> None:
+    def __init__(self, db_settings: dict, log_dir: Path, queues: str = "gpu,cpu", **extra_env: str) -> None:
         from django.conf import settings
 
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
         prefix = settings.TRAINYARD_QUEUE_PREFIX
         env = {**os.environ, "DATABASE_URL": database_url(db_settings), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1"}
+        env.update(extra_env)
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_shutting_down
+from django.conf import settings
 
 from training import ConfigError, FitResult, Outcome, TrainConfig, fit
 from webapp.core.queues import send_after_commit
@@ -66,7 +67,10 @@ def run_experiment(self, experiment_id: int) -> str:
     experiment = Experiment.objects.select_related("dataset", "team").filter(pk=experiment_id).first()
     if experiment is None:
         return "missing"
-    if not experiment.claim(worker=self.request.hostname or ""):
+    claimed = experiment.claim_within_team_cap(self.request.hostname or "", settings.TRAINYARD_TEAM_MAX_RUNNING)
+    if claimed is None:  # the team runs as many as it may: the row stays queued, the message comes back later
+        raise self.retry(countdown=settings.TRAINYARD_TEAM_RETRY_SECONDS, max_retries=None)
+    if not claimed:
         return f"not claimed ({experiment.status})"
     live.send_status(experiment, started=True)
     recorder = ExperimentRecorder(experiment)
