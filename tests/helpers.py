@@ -46,7 +46,9 @@ def database_url(settings_dict: dict) -> str:
 class Worker:
     """A real Celery worker process on the test database and the test Redis."""
 
-    def __init__(self, db_settings: dict, log_dir: Path, queues: str = "gpu,cpu", env: dict | None = None) -> None:
+    def __init__(
+        self, db_settings: dict, log_dir: Path, queues: str = "gpu,cpu", env: dict | None = None, **extra_env: str
+    ) -> None:
         from django.conf import settings
 
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -58,6 +60,7 @@ class Worker:
             "DB_CONN_MAX_AGE": "0",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
+            **extra_env,
         }
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(

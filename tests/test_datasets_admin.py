@@ -67,20 +67,15 @@ def test_an_admin_uploads_an_archive_through_the_admin_form(admin_client, team, 
     assert f'href="/admin/datasets/dataset/{pk}/change/"' in listing
 
 
-def test_the_admin_form_rejects_a_bad_archive_with_a_field_error(admin_client, team):
+def test_the_admin_form_rejects_a_file_that_is_not_a_zip_with_a_field_error(admin_client, team):
     before = stored_files()
     response = admin_client.post(
         ADD_URL,
-        add_form(
-            team,
-            zip_archive=SimpleUploadedFile(
-                "bad.zip", zip_bytes({**class_entries(2, 6), "/etc/cron.d/evil.png": b"x"}), "application/zip"
-            ),
-        ),
+        add_form(team, zip_archive=SimpleUploadedFile("bad.zip", b"no zip here" * 20, "application/zip")),
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "Absolute paths" in errors["zip_archive"][0] and "/etc/cron.d/evil.png" in errors["zip_archive"][0]
+    assert "not a zip archive" in errors["zip_archive"][0]
     assert not Dataset.objects.exists() and stored_files() == before
 
 

@@ -1,13 +1,15 @@
 """Every kind of bad upload, built as a real file: rejected with a message naming what is wrong, and
 nothing left behind (no dataset row, no stored or extracted file).
 
-Problems visible in the archive's directory are answered by the form at once; problems inside the
-images are found by the processing task (run here in this process; test_datasets_worker.py runs it
-on the real worker), after which the row and its files are gone and the message waits for the page.
+The form answers at once only what the zip's end record says (not a zip, too many entries, too large);
+everything else, from the archive's directory and labels CSV to the images, is found by the processing
+task on the dataset worker, never in the web request (run here in this process; test_datasets_worker.py
+runs it on the real worker), after which the row and its files are gone and the message waits for the page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.django_db
 
 
 def rejected_at_once(client, team, archive: bytes) -> str:
-    """Post the archive; it must come back as a field error, leaving nothing. Returns the message."""
+    """Post the archive; it must come back as a field error, leaving nothing (only what the zip's end record
+    shows). Returns the message."""
     before = stored_files()
     response = post_upload(client, team, archive)
     assert response.status_code == 200
@@ -33,6 +36,11 @@ def rejected_at_once(client, team, archive: bytes) -> str:
     assert not Dataset.objects.exists()
     assert stored_files() == before
     return " ".join(errors["archive"])
+
+
+def rejected_by_worker(client, team, archive: bytes) -> str:
+    """An archive the form accepts and the dataset worker rejects for what its directory holds."""
+    return rejected_by_processing(client, team, archive, contextlib.nullcontext)[0]
 
 
 def rejected_by_processing(client, team, archive: bytes, capture) -> tuple[str, int]:
@@ -76,12 +84,12 @@ GOOD = class_entries(classes=2, per_class=6)
     ],
 )
 def test_paths_that_escape_the_folder_are_rejected_by_name(client, member, team, bad_name, message):
-    text = rejected_at_once(client, team, zip_bytes({**GOOD, bad_name: image_bytes()}))
+    text = rejected_by_worker(client, team, zip_bytes({**GOOD, bad_name: image_bytes()}))
     assert message in text and bad_name in text
 
 
 def test_a_symbolic_link_in_the_archive_is_rejected(client, member, team):
-    text = rejected_at_once(client, team, zip_with_link(GOOD, "class_0/passwords.png", "/etc/passwd"))
+    text = rejected_by_worker(client, team, zip_with_link(GOOD, "class_0/passwords.png", "/etc/passwd"))
     assert "Symbolic links (1): class_0/passwords.png" in text and "class_0/passwords.png" in text
 
 
@@ -94,14 +102,14 @@ def test_more_entries_than_the_cap_are_rejected(client, member, team, settings):
 def test_more_unpacked_data_than_the_cap_is_rejected(client, member, team, settings):
     archive = zip_bytes({**GOOD, "class_0/huge.png": bytes(100_000)})
     settings.DATASET_MAX_BYTES = len(archive) + 100  # the archive fits, its contents unpacked do not
-    text = rejected_at_once(client, team, archive)
+    text = rejected_by_worker(client, team, archive)
     assert "More data than the limit" in text and "would unpack to" in text
 
 
 def test_an_entry_with_a_bomb_like_compression_ratio_is_rejected(client, member, team):
     bomb = zip_bytes({**GOOD, "class_0/bomb.png": bytes(8 * 2**20)})  # 8 MiB of zeros packs to a few KiB
     assert zipfile.ZipFile(io.BytesIO(bomb)).getinfo("class_0/bomb.png").compress_size < 2**16
-    text = rejected_at_once(client, team, bomb)
+    text = rejected_by_worker(client, team, bomb)
     assert "Entries that unpack to more than 200× their packed size" in text and "class_0/bomb.png" in text
 
 
@@ -110,21 +118,23 @@ def test_a_file_that_is_not_a_zip_is_rejected(client, member, team):
 
 
 def test_files_that_are_not_images_are_rejected_by_name(client, member, team):
-    text = rejected_at_once(client, team, zip_bytes({**GOOD, "class_0/notes.docx": b"PK...", "class_1/run.sh": b"rm"}))
+    text = rejected_by_worker(
+        client, team, zip_bytes({**GOOD, "class_0/notes.docx": b"PK...", "class_1/run.sh": b"rm"})
+    )
     assert "Files that are not images (2): class_0/notes.docx, class_1/run.sh." in text
 
 
 def test_images_outside_class_folders_are_rejected(client, member, team):
-    text = rejected_at_once(client, team, zip_bytes({**GOOD, "stray.png": image_bytes()}))
+    text = rejected_by_worker(client, team, zip_bytes({**GOOD, "stray.png": image_bytes()}))
     assert "Images outside class folders (1): stray.png." in text
 
 
 def test_an_empty_archive_is_rejected(client, member, team):
-    assert "The dataset is empty" in rejected_at_once(client, team, zip_bytes({"README.md": b"nothing here"}))
+    assert "The dataset is empty" in rejected_by_worker(client, team, zip_bytes({"README.md": b"nothing here"}))
 
 
 def test_a_single_class_is_rejected(client, member, team):
-    assert "at least two classes" in rejected_at_once(client, team, zip_bytes(class_entries(classes=1, per_class=6)))
+    assert "at least two classes" in rejected_by_worker(client, team, zip_bytes(class_entries(classes=1, per_class=6)))
 
 
 def test_a_csv_naming_images_that_are_not_there_is_rejected(client, member, team):
@@ -132,13 +142,13 @@ def test_a_csv_naming_images_that_are_not_there_is_rejected(client, member, team
     entries["labels.csv"] = b"\n".join(
         [b"filename,label"] + [f"{i}.png,{'a' if i % 2 else 'b'}".encode() for i in range(6)] + [b"ghost.png,a"]
     )
-    text = rejected_at_once(client, team, zip_bytes(entries))
+    text = rejected_by_worker(client, team, zip_bytes(entries))
     assert "Files named in labels.csv that are not images in the archive (1): ghost.png." in text
 
 
 def test_split_folders_mixed_with_class_folders_are_rejected(client, member, team):
     entries = {**class_entries(2, 6, prefix="train/"), **class_entries(2, 6, names=["cats", "dogs"])}
-    text = rejected_at_once(client, team, zip_bytes(entries))
+    text = rejected_by_worker(client, team, zip_bytes(entries))
     assert "Folders next to the split folders" in text and "cats, dogs" in text
 
 
@@ -218,11 +228,22 @@ def test_an_outsider_cannot_read_a_rejection_meant_for_another_team(
 # --- the same checks through the API ---------------------------------------------------------------
 def test_the_api_answers_a_bad_archive_with_an_error_body(client, member, team):
     before = stored_files()
-    response = client.post(reverse("api_dataset_list"), upload_form(team, zip_bytes({**GOOD, "../evil.png": b"x"})))
+    response = client.post(reverse("api_dataset_list"), upload_form(team, b"no zip at all" * 10))
     assert response.status_code == 400
     error = response.json()["errors"]["archive"][0]
-    assert "Paths that escape the folder" in error["message"] and "../evil.png" in error["message"]
+    assert "not a zip archive" in error["message"]
     assert not Dataset.objects.exists() and stored_files() == before
+
+
+def test_the_api_reports_what_the_worker_found_in_the_archive(client, member, team):
+    response = client.post(reverse("api_dataset_list"), upload_form(team, zip_bytes({**GOOD, "../evil.png": b"x"})))
+    assert response.status_code == 201
+    pk = response.json()["id"]
+    process_dataset.apply(args=[pk])
+    status = client.get(reverse("api_dataset_status", args=[pk])).json()
+    assert status["status"] == REJECTED
+    assert "Paths that escape the folder" in status["error"] and "../evil.png" in status["error"]
+    assert not Dataset.objects.exists()
 
 
 def test_an_upload_bigger_than_the_cap_is_refused_before_it_is_parsed(client, member, team, settings):

@@ -7,11 +7,13 @@ import csv
 import io
 
 import pytest
+from django.urls import reverse
 
-from tests.helpers import post_upload
+from tests.helpers import created_id, post_upload
 from tests.images import class_entries, zip_bytes
 from training.layout import DatasetRejected, plan_csv, plan_folders
 from webapp.datasets.models import Dataset
+from webapp.datasets.tasks import process_dataset
 
 BAD_NAMES = {
     "bidirectional override": "cat\u202egnp.exe",
@@ -54,11 +56,11 @@ def test_names_of_100_characters_and_other_scripts_are_fine():
 
 
 @pytest.mark.django_db
-def test_an_upload_with_such_a_folder_gets_a_form_error_and_keeps_nothing(client, owner, team):
+def test_an_upload_with_such_a_folder_is_rejected_by_the_worker_and_keeps_nothing(client, owner, team):
     client.force_login(owner)
     entries = class_entries(names=["cats", "dogs\u202e"], per_class=5)
-    response = post_upload(client, team, zip_bytes(entries))
-    assert response.status_code == 200
-    errors = str(response.context["form"].errors)
-    assert "bidirectional" in errors and "\\u202e" in errors
+    pk = created_id(post_upload(client, team, zip_bytes(entries)))
+    process_dataset.apply(args=[pk])
+    error = client.get(reverse("api_dataset_status", args=[pk])).json()["error"]
+    assert "bidirectional" in error and "\\u202e" in error
     assert not Dataset.objects.exists()

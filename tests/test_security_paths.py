@@ -12,13 +12,18 @@ from webapp.experiments.states import Status
 pytestmark = pytest.mark.django_db
 
 
-def test_absolute_paths_are_cut_to_their_last_component_and_urls_are_kept():
-    assert hide_paths("no image folder at /srv/data/media/datasets/x1") == "no image folder at x1"
-    assert hide_paths("/var/lib/trainyard/checkpoints/7/model.pt holds a resnet18") == "model.pt holds a resnet18"
-    assert hide_paths("get it from https://download.pytorch.org/models/r.pth") == (
-        "get it from https://download.pytorch.org/models/r.pth"
-    )
-    assert hide_paths("lr 1/2 of a/b") == "lr 1/2 of a/b"
+def test_server_paths_are_cut_to_their_last_component_and_the_rest_is_kept(settings):
+    media, checkpoints = settings.MEDIA_ROOT, settings.CHECKPOINT_ROOT
+    assert hide_paths(f"no image folder at {media}/datasets/x1") == "no image folder at x1"
+    assert hide_paths(f"{checkpoints}/experiment-7/model.pt holds a resnet18") == "model.pt holds a resnet18"
+    assert "/" not in hide_paths(f"cannot write to {settings.DATA_DIR}: full")
+    # Not the server's: URLs, fractions, and names a user wrote (an archive's entries, quoted in a rejection).
+    for kept in (
+        "get it from https://download.pytorch.org/models/r.pth",
+        "lr 1/2 of a/b",
+        "Absolute paths: /etc/cron.d/x.png",
+    ):
+        assert hide_paths(kept) == kept
 
 
 def test_an_experiments_error_and_log_hold_no_server_path(make_experiment, settings):

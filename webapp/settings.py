@@ -245,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# At most this many experiments of one team run at once (0: no limit), so one team cannot hold every
+# worker; a worker that takes one more leaves it queued and looks again after the retry delay (seconds).
+TRAINYARD_TEAM_MAX_RUNNING = env_int("TRAINYARD_TEAM_MAX_RUNNING", 0, 0)
+TRAINYARD_TEAM_RETRY_SECONDS = env_int("TRAINYARD_TEAM_RETRY_SECONDS", 30, 1)
+
 # Queue for experiments whose device is "auto": "gpu" where GPU workers serve this site.
 TRAINYARD_AUTO_QUEUE = env_str("TRAINYARD_AUTO_QUEUE", "cpu")
 if TRAINYARD_AUTO_QUEUE not in {"cpu", "gpu"}:

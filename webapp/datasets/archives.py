@@ -33,6 +33,10 @@ class ArchiveCheck:
     entries: dict[str, zipfile.ZipInfo]  # planned source name -> its entry
     unpacked_bytes: int
 
+    def origin(self) -> dict:
+        """What the dataset's `origin` records of the archive's layout."""
+        return {"layout": self.plan.layout, "csv": self.plan.csv_name, "images": len(self.plan.files)}
+
 
 def _size_of(fileobj: IO[bytes]) -> int:
     position = fileobj.tell()
@@ -137,6 +141,21 @@ def _plan(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], limits: Limi
             f"{csv_name} is {size_text(info.file_size)}; a labels CSV may be {size_text(CSV_MAX_BYTES)} at most."
         )
     return plan_csv(names, csv_name, _read_entry(zf, info, limits))
+
+
+def check_is_zip(fileobj: IO[bytes], limits: Limits) -> None:
+    """What the web request checks of an upload: its size, and the zip's end record (a few bytes at its end:
+    the entry count it declares, and that it is a zip at all). Its directory, its CSV and its images are read
+    by the dataset worker (`check_archive`), never in the web process."""
+    size = _size_of(fileobj)
+    if size > limits.max_bytes:
+        raise DatasetRejected(f"The archive is {size_text(size)}; the limit is {size_text(limits.max_bytes)}.")
+    declared = _declared_entry_count(fileobj)
+    if declared is not None and declared > limits.max_entries:
+        raise DatasetRejected(f"The archive has {declared:,} entries; the limit is {limits.max_entries:,}.")
+    fileobj.seek(0)
+    if not zipfile.is_zipfile(fileobj):
+        raise DatasetRejected("The file is not a zip archive (or it is damaged). Upload a .zip file.")
 
 
 def check_archive(fileobj: IO[bytes], limits: Limits) -> ArchiveCheck:

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from webapp.datasets import intake
 from webapp.datasets.access import dataset_for
-from webapp.datasets.archives import ArchiveCheck, check_archive
+from webapp.datasets.archives import check_is_zip
 from webapp.datasets.models import Dataset, DatasetSource
 from webapp.datasets.rejection import DatasetRejected, Limits, size_text
 from webapp.datasets.torchvision_import import choices as torchvision_choices
@@ -40,11 +40,12 @@ def upload_too_large_message() -> str:
     return f"The upload is larger than the limit of {size_text(settings.DATASET_MAX_BYTES)}."
 
 
-def check_uploaded_archive(archive) -> ArchiveCheck:
-    """The archive's directory against the caps and the layout rules, as a field error."""
+def check_uploaded_archive(archive) -> None:
+    """That the upload is a zip within the caps, as a field error. Its directory, labels CSV and images
+    are checked by the dataset worker: a problem there comes back as the upload's rejection."""
     try:
         archive.seek(0)
-        return check_archive(archive, Limits.from_settings())
+        check_is_zip(archive, Limits.from_settings())
     except DatasetRejected as exc:
         raise ValidationError(str(exc), code="rejected") from None
     finally:
@@ -117,11 +118,10 @@ class UploadForm(SplitFieldsMixin, forms.Form):
         self.fields.update(split_fields())
         self.fields["team"].queryset = writable_teams(user)
         self.fields["archive"].help_text += f" At most {size_text(settings.DATASET_MAX_BYTES)} unpacked."
-        self.check: ArchiveCheck | None = None
 
     def clean_archive(self):
         archive = self.cleaned_data["archive"]
-        self.check = check_uploaded_archive(archive)
+        check_uploaded_archive(archive)
         return archive
 
     def clean(self) -> dict[str, Any]:
@@ -141,7 +141,7 @@ class UploadForm(SplitFieldsMixin, forms.Form):
             test_fraction=data["test_fraction"],
             created_by=self.user,
         )
-        return intake.start_upload(dataset, data["archive"], self.check)
+        return intake.start_upload(dataset, data["archive"])
 
 
 def upload_initial(user, query) -> dict[str, Any]:
@@ -206,7 +206,6 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
         self.fields["torchvision"].choices = [("", "—")] + torchvision_choices()
         self.fields["torchvision_folder"].widget.attrs["placeholder"] = str(settings.DATASET_TORCHVISION_DIR)
         self.fields["folder"].widget.attrs["placeholder"] = str(settings.DATASET_FOLDER_ROOTS[0]) + "/…"
-        self.check: ArchiveCheck | None = None
         self.folder_path: Path | None = None
 
     def clean(self) -> dict[str, Any]:
@@ -224,7 +223,7 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
             self.add_error("zip_archive", "Choose a zip archive to upload.")
             return
         try:
-            self.check = check_uploaded_archive(cleaned["zip_archive"])
+            check_uploaded_archive(cleaned["zip_archive"])
         except ValidationError as exc:
             self.add_error("zip_archive", exc)
 
@@ -258,7 +257,7 @@ class AdminAddForm(SplitFieldsMixin, forms.ModelForm):
         data = self.cleaned_data
         dataset.created_by = user
         starts = {
-            DatasetSource.UPLOAD: lambda: intake.start_upload(dataset, data["zip_archive"], self.check),
+            DatasetSource.UPLOAD: lambda: intake.start_upload(dataset, data["zip_archive"]),
             DatasetSource.FOLDER: lambda: intake.start_folder(dataset, self.folder_path),
             DatasetSource.TORCHVISION: lambda: intake.start_torchvision(
                 dataset, data["torchvision"], self.folder_path, data.get("download", False)

@@ -48,14 +48,15 @@ def _create(dataset: Dataset, queue: bool = True, attempts: int = 3) -> Dataset:
     raise AssertionError("unreachable")
 
 
-def start_upload(dataset: Dataset, archive: UploadedFile, check: ArchiveCheck, queue: bool = True) -> Dataset:
+def start_upload(
+    dataset: Dataset, archive: UploadedFile, check: ArchiveCheck | None = None, queue: bool = True
+) -> Dataset:
+    """Store the upload and queue its processing. The web forms pass no `check`: the dataset worker reads
+    the archive's directory and CSV; a command that checked the archive already passes what it found."""
     dataset.source = DatasetSource.UPLOAD
-    dataset.origin = {
-        "filename": archive.name,
-        "layout": check.plan.layout,
-        "csv": check.plan.csv_name,
-        "images": len(check.plan.files),
-    }
+    dataset.origin = {"filename": archive.name}
+    if check is not None:
+        dataset.origin.update(check.origin())
     # Stored before the row exists, outside the transaction (a big file must not hold the database lock);
     # removed again if the row cannot be made.
     dataset.upload.save(archive.name, archive, save=False)

@@ -154,6 +154,7 @@ def _lay_out_upload(
     with cache.local_copy(dataset.upload.name) as path, open(path, "rb") as f:
         progress.stage("Checking the archive", 2)
         check = check_archive(f, limits)
+        dataset.origin.update(check.origin())  # what the archive turned out to hold
         f.seek(0)
         extract(f, check, staging, limits, progress.within("Extracting", 5, 40))
     return check.plan

@@ -171,6 +171,17 @@ class Experiment(models.Model):
         self.refresh_from_db()
         return bool(released)
 
+    def claim_within_team_cap(self, worker: str, holder: str, cap: int) -> bool | None:
+        """`claim`, unless `cap` (> 0) experiments of the team run already: then None, and it stays queued.
+        The team's row is locked meanwhile, so two workers cannot both take the last free place."""
+        if not cap:
+            return self.claim(worker, holder)
+        with transaction.atomic():
+            list(Team.objects.select_for_update().filter(pk=self.team_id))
+            if Experiment.objects.filter(team_id=self.team_id, status=Status.RUNNING).count() >= cap:
+                return None
+            return self.claim(worker, holder)
+
     def finish(self, status: str, error: str = "", test_metrics: dict | None = None, **fields) -> None:
         self.status, self.error, self.finished_at = status, hide_paths(error), timezone.now()
         self.cancel_requested = False

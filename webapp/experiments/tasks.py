@@ -126,7 +126,11 @@ def run_experiment(self, experiment_id: int) -> str:
     if experiment is None:
         return "missing"
     worker = self.request.hostname or ""
-    if not experiment.claim(worker=worker, holder=leases.new_holder(worker)):
+    cap = settings.TRAINYARD_TEAM_MAX_RUNNING
+    claimed = experiment.claim_within_team_cap(worker, leases.new_holder(worker), cap)
+    if claimed is None:  # the team runs as many as it may: the row stays queued, the message comes back later
+        raise self.retry(countdown=settings.TRAINYARD_TEAM_RETRY_SECONDS, max_retries=None)
+    if not claimed:
         return f"not claimed ({experiment.status})"
     live.send_status(experiment, started=True)
     held = Experiment.objects.filter(pk=experiment.pk, status=Status.RUNNING, lease_holder=experiment.lease_holder)
