@@ -126,6 +126,22 @@ async def test_a_signed_in_user_gets_through_up_to_the_upload_cap(owner, setting
     assert status == 413 and b"larger than the limit" in body and inner.calls == 1
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_script_with_a_valid_api_token_gets_through_and_a_wrong_token_does_not(owner):
+    from asgiref.sync import sync_to_async
+    from rest_framework.authtoken.models import Token
+
+    token = await sync_to_async(lambda: Token.objects.create(user=owner).key)()
+    inner = Recorder()
+    guard = RequireSessionForBodies(inner)
+    large = {"content-length": "5000000"}
+    status, _ = await first_response(guard, http_scope("/api/datasets/", {**large, "authorization": f"Token {token}"}))
+    assert status == 204 and inner.calls == 1
+    status, _ = await first_response(guard, http_scope("/api/datasets/", {**large, "authorization": "Token forged"}))
+    assert status == 403 and inner.calls == 1
+
+
 @pytest.mark.asyncio
 async def test_small_forms_need_no_session():
     inner = Recorder()

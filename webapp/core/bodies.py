@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from channels.auth import get_user
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
@@ -33,7 +34,18 @@ def body_cap() -> int:
     return settings.DATASET_MAX_BYTES + FORM_FIELDS_ROOM
 
 
+@database_sync_to_async
+def _valid_token(key: str) -> bool:
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.filter(key=key, user__is_active=True).exists()
+
+
 async def signed_in(headers: dict[bytes, bytes]) -> bool:
+    """A signed-in session cookie, or a valid API token (`Authorization: Token <key>`, for scripts)."""
+    scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "token" and key.strip():
+        return await _valid_token(key.strip())
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
     key = cookies.get(settings.SESSION_COOKIE_NAME)
     if not key:

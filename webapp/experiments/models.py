@@ -178,7 +178,8 @@ class Experiment(models.Model):
             return self.claim(worker, holder)
         with transaction.atomic():
             list(Team.objects.select_for_update().filter(pk=self.team_id))
-            if Experiment.objects.filter(team_id=self.team_id, status=Status.RUNNING).count() >= cap:
+            running = Experiment.objects.filter(team_id=self.team_id, status=Status.RUNNING).exclude(pk=self.pk)
+            if running.count() >= cap:
                 return None
             return self.claim(worker, holder)
 
