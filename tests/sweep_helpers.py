@@ -40,7 +40,9 @@ def sweep_finished(sweep: Sweep, timeout: float = 300, watch=None, message_log=N
         return (s := fresh(sweep)).status == SweepStatus.FINISHED and s
 
     def message() -> str:
-        return f"sweep #{sweep.pk} to finish" + (f"; the worker's log:\n{message_log()}" if message_log else "")
+        trials = Experiment.objects.filter(trial__sweep=sweep).values_list("pk", "status", "error")
+        state = f"sweep #{sweep.pk} to finish (it is {fresh(sweep).status}; trials: {list(trials)})"
+        return state + (f"; the worker's log:\n{message_log()}" if message_log else "")
 
     return wait_until(done, timeout, message=message)
 

@@ -69,6 +69,9 @@ def _start_trials(sweep: Sweep) -> list[Trial]:
     return [t for t in created if t.experiment.status != ExperimentStatus.FAILED]
 
 
+TRIAL_TAGS = ["sweep"]  # every trial is tagged, so the experiments list can show or hide them
+
+
 def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
     """The trial's experiment, queued; failed at once (with the reason) when its config cannot train."""
     experiment = Experiment(
@@ -77,7 +80,6 @@ def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
         dataset=sweep.dataset,
         name=f"{sweep.name} · trial {number}",
         description=f"Trial {number} of sweep #{sweep.pk}: " + ", ".join(f"{k}={v}" for k, v in params.items()),
-        tags=["sweep"],
         priority=sweep.priority,
         presets=sweep.presets,
     )
@@ -88,9 +90,10 @@ def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
         experiment.status, experiment.error = ExperimentStatus.FAILED, f"Invalid config: {exc}"
         experiment.finished_at = timezone.now()
         experiment.save()
+        experiment.set_tags(TRIAL_TAGS)
     else:
         experiment.config, experiment.queue = config.to_dict(), queue_for(config)
-        actions.create(experiment)
+        actions.create(experiment, tags=TRIAL_TAGS)
     return Trial.objects.create(sweep=sweep, number=number, params=params, experiment=experiment)
 
 
