@@ -239,6 +239,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.core.api_schema.document_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ExperimentStatusEnum": "webapp.experiments.states.Status.choices",
         "DatasetStatusEnum": "webapp.datasets.api.STATES",

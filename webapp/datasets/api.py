@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webapp.core.api_pages import Pages
-from webapp.core.api_schema import ErrorSerializer, FromDict, nullable
+from webapp.core.api_schema import ErrorSerializer, FromDict, page_of
 from webapp.datasets import notices, preview
 from webapp.datasets.access import dataset_for, dataset_or_rejection, datasets_for
 from webapp.datasets.forms import UploadForm, split_fields, upload_too_large, upload_too_large_message
@@ -33,7 +33,7 @@ class DatasetStatusSerializer(FromDict):
     stage = serializers.CharField()
     progress = serializers.IntegerField()
     error = serializers.CharField()
-    url = nullable(serializers.CharField())
+    url = serializers.CharField(allow_null=True)
 
 
 class DatasetSerializer(DatasetStatusSerializer):
@@ -54,7 +54,7 @@ class DatasetSerializer(DatasetStatusSerializer):
     mean = serializers.ListField(child=serializers.FloatField())
     std = serializers.ListField(child=serializers.FloatField())
     created_at = serializers.DateTimeField()
-    processed_at = nullable(serializers.DateTimeField())
+    processed_at = serializers.DateTimeField(allow_null=True)
 
 
 class DatasetDetailSerializer(DatasetSerializer):
@@ -79,9 +79,10 @@ def paginated(request: Request, rows) -> Response:
     return pages.get_paginated_response([d.to_dict() for d in page])
 
 
-@extend_schema(methods=["GET"], responses=DatasetSerializer(many=True))
+@extend_schema(methods=["GET"], responses=page_of(DatasetSerializer), operation_id="datasets_list")
 @extend_schema(
     methods=["POST"],
+    operation_id="datasets_upload",
     request={"multipart/form-data": UploadSerializer},
     responses={201: DatasetSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 413: ErrorSerializer},
 )
@@ -117,7 +118,7 @@ def dataset_detail(request: Request, pk: int) -> Response:
     return Response({**dataset.to_dict(), "report": {k: v for k, v in dataset.report.items() if k != "samples"}})
 
 
-@extend_schema(responses=DatasetStatusSerializer(many=True))
+@extend_schema(responses=page_of(DatasetSerializer), operation_id="datasets_versions_list")
 @api_view(["GET"])
 def dataset_versions(request: Request, pk: int) -> Response:
     """Every version of this dataset's name in its team, newest first."""

@@ -11,7 +11,7 @@ from rest_framework.exceptions import ValidationError
 
 from training import TrainConfig
 from training.presets import PRESETS
-from webapp.core.api_schema import FromDict, nullable
+from webapp.core.api_schema import FromDict
 from webapp.experiments.forms import DEFAULT_PRESETS, ExperimentForm, NotesForm, presets_initial
 from webapp.experiments.models import EpochMetric, Experiment, Priority
 from webapp.experiments.states import Status
@@ -114,17 +114,17 @@ class ExperimentSummarySerializer(FromDict):
     status_label = serializers.CharField()
     queue = serializers.CharField()
     priority = serializers.ChoiceField(choices=Priority.choices)
-    queue_position = nullable(serializers.IntegerField())
+    queue_position = serializers.IntegerField(allow_null=True)
     epochs = serializers.IntegerField()
-    checkpoint_epoch = nullable(serializers.IntegerField())
-    best_epoch = nullable(serializers.IntegerField())
+    checkpoint_epoch = serializers.IntegerField(allow_null=True)
+    best_epoch = serializers.IntegerField(allow_null=True)
     stop_reason = serializers.CharField()
     cancel_requested = serializers.BooleanField()
     error = serializers.CharField()
-    test_metrics = nullable(serializers.DictField())
-    queued_at = nullable(serializers.DateTimeField())
-    started_at = nullable(serializers.DateTimeField())
-    finished_at = nullable(serializers.DateTimeField())
+    test_metrics = serializers.DictField(allow_null=True)
+    queued_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class ExperimentSerializer(ExperimentSummarySerializer):
@@ -139,8 +139,8 @@ class ExperimentSerializer(ExperimentSummarySerializer):
     tags = serializers.ListField(child=serializers.CharField())
     presets = serializers.ListField(child=serializers.CharField())
     config = serializers.DictField()
-    cloned_from = nullable(serializers.IntegerField())
-    init_from = nullable(serializers.IntegerField())
+    cloned_from = serializers.IntegerField(allow_null=True)
+    init_from = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     notes = serializers.CharField(help_text="Markdown")
     notes_html = serializers.CharField(help_text="the notes rendered and sanitized")
