@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from webapp.core.queues import queue_for
 from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
+from webapp.experiments.charts import downsample
 from webapp.experiments.forms import ExperimentForm, ExtendForm
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import CancelOutcome
@@ -28,9 +29,11 @@ def experiment_detail(request: Request, pk: int) -> Response:
 
 @api_view(["GET"])
 def experiment_metrics(request: Request, pk: int) -> Response:
-    """Its state and every epoch's metrics so far: what the live page draws before its websocket connects."""
+    """Its state and every epoch's metrics so far: what the live page draws before its websocket connects;
+    with a long history, "chart" holds the lines downsampled for drawing (`charts.downsample`)."""
     experiment = experiment_for(request.user, pk)
-    return Response({**experiment.summary_dict(), "history": experiment.history()})
+    history = experiment.history()
+    return Response({**experiment.summary_dict(), "history": history, "chart": downsample(history)})
 
 
 @api_view(["POST"])
