@@ -30,10 +30,11 @@ def experiment_detail(request: Request, pk: int) -> Response:
 @api_view(["GET"])
 def experiment_metrics(request: Request, pk: int) -> Response:
     """Its state and every epoch's metrics so far: what the live page draws before its websocket connects;
-    with a long history, "chart" holds the lines downsampled for drawing (`charts.downsample`)."""
+    with a long history (only then), "chart" holds the lines downsampled for drawing (`charts.downsample`)."""
     experiment = experiment_for(request.user, pk)
     history = experiment.history()
-    return Response({**experiment.summary_dict(), "history": history, "chart": downsample(history)})
+    chart = downsample(history)
+    return Response({**experiment.summary_dict(), "history": history, **({"chart": chart} if chart else {})})
 
 
 @api_view(["POST"])
