@@ -430,7 +430,7 @@ class _Trainer:
             schedule.step_batch()
             # The reported training loss is the data term (with smoothing and class weights), not the L1 term.
             loss_sum += loss.detach() * len(y)
-            correct += (objective.log_probs(logits.detach()).argmax(1) == y).sum()
+            correct += (objective.predict(logits.detach()) == y).sum()
             seen += len(y)
             now = time.perf_counter()
             if step == steps or now - last_report >= interval:

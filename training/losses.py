@@ -44,6 +44,10 @@ class Objective(nn.Module):
         """(N, num_classes) log-probabilities."""
         raise NotImplementedError
 
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        """(N,) the most likely class: what the training accuracy counts, every batch."""
+        return self.log_probs(logits).argmax(1)
+
 
 LOSSES: Registry[type[Objective]] = Registry("loss")
 CLASS_WEIGHTS: Registry[Callable[[Sequence[int]], torch.Tensor | None]] = Registry("class weighting")
@@ -64,6 +68,9 @@ class CrossEntropy(Objective):
 
     def log_probs(self, logits):
         return F.log_softmax(logits.float(), dim=1)
+
+    def predict(self, logits):
+        return logits.argmax(1)  # softmax keeps the order: no log-softmax per training batch
 
 
 @LOSSES.register("bce", "binary cross-entropy on one output (two classes; the second is the positive one)")

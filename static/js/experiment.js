@@ -31,6 +31,7 @@
     return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
   };
 
+  const TABLE_ROWS = 500; // the newest epochs; the charts show them all
   const COLORS = { train: "#3656d8", val: "#e0702d", lr: "#1f9d55", time: "#7b4fd0" };
   const PLOT_CONFIG = { responsive: true, displaylogo: false };
   function layout(ytitle, opts = {}) {
@@ -54,36 +55,53 @@
     return { title: { text: "epoch" }, range: [0.5, last + 0.5], tick0: 1, dtick: Math.max(1, Math.ceil(last / 10)),
              tickformat: "d" };
   }
-  const line = (x, y, name, color) => ({ x: x, y: y, name: name, mode: "lines+markers", line: { color: color } });
+  // A long history comes downsampled by the server (at most ~1,500 points a line, each bucket's lowest
+  // and highest point, and a min/max band): the lines are that, then the epochs that came after it.
+  let chart = null;
+  function series(r, key) {
+    const lines = chart && chart.lines[key];
+    const after = lines ? r.filter((m) => m.epoch > chart.until) : r;
+    return { x: (lines ? lines.x : []).concat(after.map((m) => m.epoch)), y: (lines ? lines.y : []).concat(after.map((m) => m[key])) };
+  }
+  function band(key, color) {
+    const lines = chart && chart.lines[key];
+    if (!lines) return [];
+    const edge = { mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false };
+    return [{ ...edge, x: lines.band_x, y: lines.low }, { ...edge, x: lines.band_x, y: lines.high, fill: "tonexty", fillcolor: color + "33" }];
+  }
+  const line = (r, key, name, color) => ({ ...series(r, key), name: name, mode: chart ? "lines" : "lines+markers", line: { color: color } });
 
   function rows() { return [...epochs.values()].sort((a, b) => a.epoch - b.epoch); }
 
   function redraw() {
-    const r = rows(), x = r.map((m) => m.epoch);
-    Plotly.react("chart-loss", [line(x, r.map((m) => m.train_loss), "train", COLORS.train),
-      line(x, r.map((m) => m.val_loss), "validation", COLORS.val)], layout("loss", { marker: true }), PLOT_CONFIG);
-    Plotly.react("chart-acc", [line(x, r.map((m) => m.train_acc), "train", COLORS.train),
-      line(x, r.map((m) => m.val_acc), "validation", COLORS.val)], layout("accuracy", { range: [0, 1.02], marker: true }), PLOT_CONFIG);
-    Plotly.react("chart-lr", [line(x, r.map((m) => m.lr), "learning rate", COLORS.lr)],
+    const r = rows();
+    Plotly.react("chart-loss", [line(r, "train_loss", "train", COLORS.train), line(r, "val_loss", "validation", COLORS.val),
+      ...band("train_loss", COLORS.train), ...band("val_loss", COLORS.val)], layout("loss", { marker: true }), PLOT_CONFIG);
+    Plotly.react("chart-acc", [line(r, "train_acc", "train", COLORS.train), line(r, "val_acc", "validation", COLORS.val),
+      ...band("train_acc", COLORS.train), ...band("val_acc", COLORS.val)], layout("accuracy", { range: [0, 1.02], marker: true }), PLOT_CONFIG);
+    Plotly.react("chart-lr", [line(r, "lr", "learning rate", COLORS.lr)],
       layout("learning rate", { height: 240, legend: false }), PLOT_CONFIG);
-    Plotly.react("chart-time", [{ x: x, y: r.map((m) => m.seconds), name: "seconds", type: "bar", marker: { color: COLORS.time } }],
+    Plotly.react("chart-time", [{ ...series(r, "seconds"), name: "seconds", type: "bar", marker: { color: COLORS.time } }],
       layout("seconds", { height: 240, legend: false }), PLOT_CONFIG);
     drawn = true;
     renderTable();
   }
 
   function extend(fresh) {
+    fresh = chart ? fresh.filter((m) => m.epoch > chart.until) : fresh; // the rest is in the downsampled lines
     const x = fresh.map((m) => m.epoch);
     const col = (k) => fresh.map((m) => m[k]);
-    Plotly.extendTraces("chart-loss", { x: [x, x], y: [col("train_loss"), col("val_loss")] }, [0, 1]);
-    Plotly.extendTraces("chart-acc", { x: [x, x], y: [col("train_acc"), col("val_acc")] }, [0, 1]);
-    Plotly.extendTraces("chart-lr", { x: [x], y: [col("lr")] }, [0]);
-    Plotly.extendTraces("chart-time", { x: [x], y: [col("seconds")] }, [0]);
+    if (x.length) {
+      Plotly.extendTraces("chart-loss", { x: [x, x], y: [col("train_loss"), col("val_loss")] }, [0, 1]);
+      Plotly.extendTraces("chart-acc", { x: [x, x], y: [col("train_acc"), col("val_acc")] }, [0, 1]);
+      Plotly.extendTraces("chart-lr", { x: [x], y: [col("lr")] }, [0]);
+      Plotly.extendTraces("chart-time", { x: [x], y: [col("seconds")] }, [0]);
+    }
     renderTable();
   }
 
   function renderTable() {
-    const r = rows().reverse();
+    const r = rows().reverse().slice(0, TABLE_ROWS);
     $("#epoch-table tbody").innerHTML = r.map((m) =>
       `<tr${m.epoch === bestEpoch ? ' class="best"' : ""}><td class="num">${m.epoch}</td><td class="num">${num(m.train_loss)}</td><td class="num">${pct(m.train_acc)}</td>` +
       `<td class="num">${num(m.val_loss)}</td><td class="num">${pct(m.val_acc)}</td><td class="num">${Number(m.lr).toExponential(2)}</td>` +
@@ -228,7 +246,7 @@
   setInterval(updateClock, 1000);
   fetch(info.metrics_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
-    .then((data) => { redraw(); setStatus(data); addEpochs(data.history); })
+    .then((data) => { chart = data.chart || null; redraw(); setStatus(data); addEpochs(data.history); })
     .catch(() => redraw())
     .finally(connect);
 })();

@@ -57,12 +57,12 @@ def _parity(name: str, batch_size: int, images: int, rounds: int, target: float)
 
 @BENCHMARKS.register("loop_parity", "fit against a plain loop, batch 64 (target 1.03)")
 def loop_parity(quick: bool) -> Result:
-    return _parity("loop_parity", 64, 160 if quick else 2400, 2 if quick else 5, 1.03)
+    return _parity("loop_parity", 64, 160 if quick else 1280, 2 if quick else 4, 1.03)
 
 
 @BENCHMARKS.register("fixed_cost", "fit against a plain loop, batch 8: per-step overhead (target 1.10)")
 def fixed_cost(quick: bool) -> Result:
-    return _parity("fixed_cost", 8, 80 if quick else 800, 2 if quick else 5, 1.10)
+    return _parity("fixed_cost", 8, 80 if quick else 400, 2 if quick else 4, 1.10)
 
 
 class StreamingSender(Throttled):
@@ -153,8 +153,8 @@ def _data_wait(config, data, path: str, epochs: int) -> tuple[list[float], list[
 
 @BENCHMARKS.register("data_path", "memory against DataLoader path, with and without augmentation")
 def data_path(quick: bool) -> Result:
-    data = dataset(160 if quick else 1600)
-    epochs = 2 if quick else 4
+    data = dataset(160 if quick else 800)
+    epochs = 2 if quick else 3
     result = Result("data_path")
     fastest = {}
     for augmentation in ("none", "standard"):

@@ -16,6 +16,7 @@ from webapp.core.api_schema import ErrorSerializer
 from webapp.core.queues import queue_for
 from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
+from webapp.experiments.charts import downsample
 from webapp.experiments.forms import ExperimentForm, ExtendForm
 from webapp.experiments.history import ExperimentFilter, list_rows
 from webapp.experiments.models import Experiment
@@ -90,7 +91,9 @@ class ExperimentViewSet(viewsets.GenericViewSet):
     def metrics(self, request: Request, pk: int) -> Response:
         """Its state and every epoch's metrics so far: what the live page draws before its websocket connects."""
         experiment = self.get_object()
-        return Response({**experiment.summary_dict(), "history": experiment.history()})
+        history = experiment.history()
+        chart = downsample(history)  # a long history (only then): the lines downsampled for drawing
+        return Response({**experiment.summary_dict(), "history": history, **({"chart": chart} if chart else {})})
 
     @extend_schema(request=None, responses={200: CancelSerializer, **CONFLICT})
     @action(detail=True, methods=["post"])

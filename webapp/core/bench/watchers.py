@@ -116,7 +116,7 @@ def watchers(quick: bool) -> Result:
         client = Client()
         client.force_login(user)
         sessions.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
-    data = dataset(80 if quick else 1600)
+    data = dataset(80 if quick else 800)
     config = parity_config(32, epochs=epochs)
     server = start_server()
     url = f"ws://127.0.0.1:{server.port.value}/ws/experiments/{experiment.pk}/"
