@@ -29,7 +29,11 @@ def chromium_page(base_url: str):
             external = []
             page.on(
                 "request",
-                lambda r: external.append(r.url) if not r.url.startswith((base_url, "ws://", "data:")) else None,
+                lambda r: (
+                    external.append(r.url)
+                    if not r.url.startswith((base_url, "ws://", "data:", "blob:" + base_url))
+                    else None
+                ),
             )
             page.external_requests = external
             # What the Content Security Policy blocked (Chromium says so on the console): must stay empty.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from webapp.experiments import api as experiments_api
 from webapp.experiments import api_results
@@ -16,7 +16,7 @@ def experiments(name: str, **methods: str):
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("teams/", TeamList.as_view(), name="api_team_list"),
     path("experiments/", experiments("list", get="list", post="create"), name="api_experiment_list"),

@@ -287,6 +287,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:", "blob:"],
         "font-src": [SELF, "data:"],
+        "worker-src": [SELF, "blob:"],  # Redoc (the API reference) runs its search in a worker it builds
         "connect-src": [SELF],  # 'self' covers the page's own websocket (ws:/wss: on the same host)
         "object-src": [NONE],
         "base-uri": [SELF],
