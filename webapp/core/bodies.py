@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
@@ -21,6 +22,7 @@ from rest_framework.response import Response
 ANON_BODY_MAX = 64 * 1024
 
 
+@extend_schema(exclude=True)  # nginx's internal question, not part of the API
 @api_view(["GET"])
 def session_check(request):
     """204 for a signed-in user (session, or whatever authentication the API accepts); the API's default

@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from training import ConfigError, TrainConfig
+from webapp.core.api_schema import ErrorSerializer
 from webapp.experiments.forms import presets_initial
 from webapp.sweeps import driver
 from webapp.sweeps.access import sweep_for, sweeps_for
@@ -19,6 +22,8 @@ from webapp.sweeps.models import SweepStatus
 from webapp.sweeps.report import sweep_report
 from webapp.teams.access import writable_teams
 
+# The sweeps of your teams, newest first (summaries; at most 500).
+SWEEP_LIST = {"type": "array", "items": {"type": "object", "additionalProperties": {}}}
 SETTINGS = ("name", "description", "dataset", "priority", "space", "method", "objective", "pruner")
 NUMBERS = ("max_trials", "max_epochs", "parallelism", "seed")
 
@@ -50,6 +55,13 @@ def errors_of(form) -> dict[str, list[str]]:
     return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
 
 
+@extend_schema(methods=["GET"], operation_id="sweeps_list", responses={200: SWEEP_LIST})
+@extend_schema(
+    methods=["POST"],
+    operation_id="sweeps_create",
+    request=OpenApiTypes.OBJECT,
+    responses={201: OpenApiTypes.OBJECT, 400: ErrorSerializer, 403: ErrorSerializer},
+)
 @api_view(["GET", "POST"])
 def sweep_list(request: Request) -> Response:
     if request.method == "GET":
@@ -67,11 +79,17 @@ def sweep_list(request: Request) -> Response:
     return Response(sweep_report(sweep), status=201)
 
 
+@extend_schema(operation_id="sweeps_retrieve", request=None, responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer})
 @api_view(["GET"])
 def sweep_detail(request: Request, pk: int) -> Response:
     return Response(sweep_report(sweep_for(request.user, pk)))
 
 
+@extend_schema(
+    operation_id="sweeps_stop",
+    request=None,
+    responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, 409: ErrorSerializer},
+)
 @api_view(["POST"])
 def sweep_stop(request: Request, pk: int) -> Response:
     sweep = sweep_for(request.user, pk, write=True)
@@ -81,6 +99,11 @@ def sweep_stop(request: Request, pk: int) -> Response:
     return Response(sweep_report(sweep))
 
 
+@extend_schema(
+    operation_id="sweeps_resume",
+    request=None,
+    responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, 409: ErrorSerializer},
+)
 @api_view(["POST"])
 def sweep_resume(request: Request, pk: int) -> Response:
     sweep = sweep_for(request.user, pk, write=True)
@@ -89,6 +112,11 @@ def sweep_resume(request: Request, pk: int) -> Response:
     return Response(sweep_report(sweep))
 
 
+@extend_schema(
+    operation_id="sweeps_add_trials",
+    request=OpenApiTypes.OBJECT,
+    responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+)
 @api_view(["POST"])
 def sweep_add_trials(request: Request, pk: int) -> Response:
     sweep = sweep_for(request.user, pk, write=True)
