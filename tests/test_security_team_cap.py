@@ -17,12 +17,12 @@ CAPPED_QUEUE = "capped-cpu"  # its own queue: the session's uncapped worker neve
 @pytest.mark.django_db
 def test_a_claim_over_the_cap_leaves_the_run_queued(make_experiment):
     running, waiting = make_experiment(), make_experiment()
-    assert running.claim_within_team_cap("w1", cap=1) is True
-    assert waiting.claim_within_team_cap("w2", cap=1) is None
+    assert running.claim_within_team_cap("w1", "w1-lease", cap=1) is True
+    assert waiting.claim_within_team_cap("w2", "w2-lease", cap=1) is None
     waiting.refresh_from_db()
     assert waiting.status == Status.QUEUED and waiting.started_at is None
-    assert waiting.claim_within_team_cap("w2", cap=2) is True  # a larger cap, or none, lets it run
-    assert make_experiment().claim_within_team_cap("w3", cap=0) is True
+    assert waiting.claim_within_team_cap("w2", "w2-lease", cap=2) is True  # a larger cap, or none, lets it run
+    assert make_experiment().claim_within_team_cap("w3", "w3-lease", cap=0) is True
 
 
 @pytest.mark.worker

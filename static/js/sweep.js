@@ -6,6 +6,7 @@
   "use strict";
   const info = JSON.parse(document.getElementById("sweep-data").textContent);
   const sweepId = info.sweep.id;
+  const TRIAL = info.trial_states; // the trial states' values, from the server (never spelled out here)
   const MAX_ROWS = 200;
   const MAX_POINTS = 3000;
   const PLOT_CONFIG = { responsive: true, displaylogo: false };
@@ -146,16 +147,16 @@
     let best = null;
     const bestX = [], bestY = [];
     done.forEach((t) => {
-      if (t.state !== "completed") return;
+      if (t.state !== TRIAL.COMPLETED) return;
       if (best === null || (maximize ? t.value > best : t.value < best)) best = t.value;
       bestX.push(t.number); bestY.push(best);
     });
     const points = (state, name, opacity) => {
       const ts = thin(done.filter((t) => t.state === state));
       return { x: ts.map((t) => t.number), y: ts.map((t) => t.value), text: ts.map((t) => paramText(t.params)),
-        mode: "markers", type: "scattergl", name: name, marker: { opacity: opacity, color: state === "pruned" ? "#8a5509" : "#3656d8" } };
+        mode: "markers", type: "scattergl", name: name, marker: { opacity: opacity, color: state === TRIAL.PRUNED ? "#8a5509" : "#3656d8" } };
     };
-    Plotly.react("chart-history", [points("completed", "completed", 0.9), points("pruned", "pruned (last value)", 0.35),
+    Plotly.react("chart-history", [points(TRIAL.COMPLETED, "completed trials", 0.9), points(TRIAL.PRUNED, "pruned (last value)", 0.35),
       { x: bestX, y: bestY, mode: "lines", name: "best so far", line: { shape: "hv", color: "#1f9d55" } }],
       layout("trial", report.objective), PLOT_CONFIG);
   }
@@ -192,7 +193,7 @@
   function renderCurves() {
     const traces = report.trials.filter((t) => t.curve && Object.keys(t.values).length).map((t) => {
       const epochs = Object.keys(t.values).map(Number).sort((a, b) => a - b);
-      const pruned = t.state === "pruned";
+      const pruned = t.state === TRIAL.PRUNED;
       return { x: epochs, y: epochs.map((e) => t.values[String(e)]), mode: "lines", name: "#" + t.number,
         opacity: pruned ? 0.25 : 0.9, line: { width: report.best && t.number === report.best.number ? 3 : 1.2 } };
     });

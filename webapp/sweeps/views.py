@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from training import TrainConfig
 from training.presets import PRESETS
 from training.search import Budget
+from training.search.records import TrialState
 from webapp.experiments import states
 from webapp.sweeps import driver
 from webapp.sweeps.access import sweep_for, sweeps_for
@@ -55,6 +56,7 @@ def sweep_detail(request, pk: int):
     page_data = {
         "sweep": sweep.summary_dict(),
         "states": states.for_pages(),
+        "trial_states": {t.name: t.value for t in TrialState},
         "data_url": reverse("api_sweep_detail", args=[sweep.pk]),
     }
     return render(
