@@ -163,7 +163,27 @@ def datasets_worker(django_db_setup, tmp_path_factory):
         worker.stop()
 
 
+# Fixtures through which a test sees the mode (its database, Redis, workers or live server).
+MODE_FIXTURES = {"db", "transactional_db", "live_server", "settings", "client", "admin_client", "celery_worker"}
+
+
+def _sees_the_mode(item) -> bool:
+    from django.test import SimpleTestCase
+
+    if any(item.get_closest_marker(m) for m in ("django_db", "browser", "worker")):
+        return True
+    cls = getattr(item, "cls", None)
+    if cls is not None and issubclass(cls, SimpleTestCase):
+        return True
+    return bool(MODE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(config, items):
+    # Tests of the training library alone (no database, Redis, worker or web server) are the same in every
+    # mode: `-m "not library"` leaves them out of a second run in another mode (.ci/run does).
+    for item in items:
+        if not _sees_the_mode(item):
+            item.add_marker(pytest.mark.library)
     # Browser tests need Chromium. Where the run asks for them (CI=true) a missing browser fails them.
     if Path(os.environ.get("TRAINYARD_CHROMIUM", "/usr/bin/chromium")).exists():
         return
