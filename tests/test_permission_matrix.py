@@ -19,15 +19,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
 
 from tests.conftest import PASSWORD
-from tests.helpers import TINY_CONFIG, folder_dataset
-from tests.sweep_helpers import make_sweep
-from training import TrainConfig
+from tests.helpers import folder_dataset
+from tests.results_helpers import trained_run
+from tests.sweep_helpers import sweep_with_trial
 from webapp.datasets.models import Rejection
 from webapp.experiments.models import EpochMetric, Experiment
-from webapp.experiments.states import Status
-from webapp.experiments.tasks import run_experiment
 from webapp.routing import websocket_urlpatterns
-from webapp.sweeps.models import Sweep, Trial
 from webapp.teams.models import Role
 
 ROLES = ("anonymous", "outsider", "viewer", "superuser", "member")  # member last: its writes change things
@@ -213,21 +210,13 @@ def world(db, team, other_team, owner, teammate, viewer, outsider, django_user_m
     superuser = django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
     users = {"anonymous": None, "outsider": outsider, "viewer": viewer, "member": teammate, "superuser": superuser}
     assert teammate.memberships.get().role == Role.MEMBER
-    sweep = new_sweep(dataset, owner)
+    sweep = sweep_with_trial(owner, dataset)
     return {"users": users, "experiment": experiment, "dataset": dataset, "owner": owner, "sweep": sweep}
 
 
 @pytest.fixture
 def finished_run(world) -> Experiment:
-    """A tiny run trained here, in this process (no worker): its final model, test report and test images."""
-    config = TrainConfig.from_dict({**TINY_CONFIG, "epochs": 1}).to_dict()
-    dataset, owner = world["dataset"], world["owner"]
-    run = Experiment.objects.create(team=dataset.team, owner=owner, dataset=dataset, name="done", config=config)
-    run_experiment.apply(args=[run.pk])
-    run.refresh_from_db()
-    assert run.status == Status.SUCCEEDED, run.error
-    assert run.test_metrics["predictions"], "the run has no test images to serve"
-    return run
+    return trained_run(world["dataset"], world["owner"])
 
 
 def admin_log_rows() -> None:
@@ -245,13 +234,6 @@ def new_experiment(dataset, owner) -> Experiment:
     return Experiment.objects.create(team=dataset.team, owner=owner, dataset=dataset, name="secret run", config=config)
 
 
-def new_sweep(dataset, owner) -> Sweep:
-    """A running sweep with one queued trial."""
-    sweep = make_sweep(owner, dataset, {"lr": [0.01, 0.02]})
-    Trial.objects.create(sweep=sweep, number=0, params={"lr": 0.01}, experiment=new_experiment(dataset, owner))
-    return sweep
-
-
 def url_for(name: str, case: Case, world) -> str:
     # A new queued experiment (and sweep) for each case: a member's write (a cancel, say) must not change
     # the next case.
@@ -265,7 +247,7 @@ def url_for(name: str, case: Case, world) -> str:
         "test_image": [getattr(finished, "pk", None), 0],
         "dataset": [world["dataset"].pk],
         "sample": [world["dataset"].pk, 0, 0],
-        "sweep": [new_sweep(world["dataset"], world["owner"]).pk if case.on == "sweep" else None],
+        "sweep": [sweep_with_trial(world["owner"], world["dataset"]).pk if case.on == "sweep" else None],
     }[case.on]
     query = case.query.format(experiment=experiment.pk, finished=getattr(finished, "pk", None))
     return reverse(name, args=args) + query
