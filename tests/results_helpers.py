@@ -1,4 +1,5 @@
-"""Finished runs made directly as rows, for pages that only read results (compare)."""
+"""Finished runs made directly as rows, for pages that only read results (compare); and a tiny run trained
+in this process, for what needs its final model (downloads, predict, test images)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,19 @@ def finish_with(experiment: Experiment, accuracy: float, epochs: int = 2) -> Exp
         best_epoch=epochs,
     )
     return experiment
+
+
+def trained_run(dataset, owner, name: str = "done") -> Experiment:
+    """A tiny run of `dataset` trained here, in this process (no worker): its final model, test report and
+    test images are real."""
+    from tests.helpers import TINY_CONFIG
+    from training import TrainConfig
+    from webapp.experiments.tasks import run_experiment
+
+    config = TrainConfig.from_dict({**TINY_CONFIG, "epochs": 1}).to_dict()
+    run = Experiment.objects.create(team=dataset.team, owner=owner, dataset=dataset, name=name, config=config)
+    run_experiment.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert run.test_metrics["predictions"], "the run has no test images"
+    return run

@@ -23,6 +23,18 @@ def make_sweep(owner, dataset, space: dict, **fields) -> Sweep:
     )
 
 
+def sweep_with_trial(owner, dataset) -> Sweep:
+    """A running grid sweep with one queued trial (rows only: nothing is sent to a worker)."""
+    from webapp.sweeps.models import Trial
+
+    sweep = make_sweep(owner, dataset, {"lr": [0.01, 0.02]})
+    experiment = Experiment.objects.create(
+        team=dataset.team, owner=owner, dataset=dataset, name="trial 0", config=sweep.config
+    )
+    Trial.objects.create(sweep=sweep, number=0, params={"lr": 0.01}, experiment=experiment)
+    return sweep
+
+
 def fresh(sweep: Sweep) -> Sweep:
     return Sweep.objects.get(pk=sweep.pk)
 

@@ -20,6 +20,9 @@ from rest_framework.authtoken.models import Token
 
 from tests.conftest import PASSWORD
 from tests.helpers import folder_dataset
+from tests.results_helpers import trained_run
+from tests.sweep_helpers import sweep_with_trial
+from webapp.datasets.models import Rejection
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.routing import websocket_urlpatterns
 from webapp.teams.models import Role
@@ -30,10 +33,13 @@ ROLES = ("anonymous", "outsider", "viewer", "superuser", "member")  # member las
 @dataclass
 class Case:
     method: str
-    on: str | None  # the object in the URL: "experiment", "dataset", "sample" (dataset, class 0, image 0)
+    # The object in the URL: "experiment" (a new queued one), "finished" (a finished run with its final
+    # model), "export" (its model card), "test_image" (its first test image), "dataset", "sample" (dataset,
+    # class 0, image 0), "sweep" (a new running sweep with one trial).
+    on: str | None
     expect: dict[str, int]
     data: dict = field(default_factory=dict)
-    query: str = ""
+    query: str = ""  # formatted with the world's pks: {finished}, {experiment}
 
 
 def team_read(on: str, anonymous: int = 302, ok: int = 200, **kw) -> Case:
@@ -108,6 +114,30 @@ MATRIX: dict[str, list[Case]] = {
     "api_dataset_versions": [team_read("dataset", anonymous=API)],
     "api_dataset_status": [team_read("dataset", anonymous=API)],
     "api_dataset_augment_preview": [team_read("dataset", anonymous=API, query="?preset=light")],
+    # nginx's auth_request: 204 for anyone signed in, the API's refusal for the rest.
+    "session_check": [signed_in(anonymous=API, ok=204)],
+    # Results of a finished run: viewers read them (and predict: it changes nothing).
+    "experiment_results": [team_read("finished")],
+    "experiment_download": [team_read("export")],
+    "experiment_confusion_images": [team_read("finished", query="?label=a&predicted=a")],
+    "experiment_test_image": [team_read("test_image")],
+    "experiment_compare": [team_read(None, query="?ids={finished},{experiment}")],
+    # These JSON views answer a signed-out request 401 (api_results.json_errors), not DRF's 403.
+    "api_experiment_predict": [Case("post", "finished", team_read("finished", anonymous=401, ok=400).expect)],
+    "api_experiment_exports": [team_read("finished", anonymous=401)],
+    "api_experiment_export": [team_read("export", anonymous=401)],
+    "sweep_list": [signed_in()],
+    "sweep_create": [signed_in(), signed_in("post")],  # the form again, with its errors (as experiment_create)
+    "sweep_estimate": [signed_in("post", ok=400)],  # the form's errors, as JSON
+    "sweep_detail": [team_read("sweep")],
+    "sweep_stop": [team_write("post", "sweep", 302)],
+    "sweep_resume": [team_write("post", "sweep", 302)],  # it is running: a message says so
+    "sweep_add_trials": [team_write("post", "sweep", 302, data={"trials": 1})],
+    "api_sweep_list": [signed_in(anonymous=API), creating(API, 400, data={"name": "x"})],
+    "api_sweep_detail": [team_read("sweep", anonymous=API)],
+    "api_sweep_stop": [team_write("post", "sweep", 200, anonymous=API)],
+    "api_sweep_resume": [team_write("post", "sweep", 409, anonymous=API)],  # it is running
+    "api_sweep_add_trials": [team_write("post", "sweep", 200, anonymous=API, data={"trials": 1})],
 }
 # The admin: staff only (others go to its login page); its routes are checked by kind, below.
 ADMIN_SPECIAL = {
@@ -116,6 +146,9 @@ ADMIN_SPECIAL = {
     "admin:autocomplete": {**dict.fromkeys(ROLES, 302), "superuser": 403},  # without its parameters
     "admin:view_on_site": dict.fromkeys(ROLES, 302),
 }
+# Records the app writes itself (sign-in attempts, rejected uploads): nobody adds one by hand.
+for model in ("axes_accessattempt", "axes_accesslog", "axes_accessfailurelog", "datasets_rejection"):
+    ADMIN_SPECIAL[f"admin:{model}_add"] = {**dict.fromkeys(ROLES, 302), "superuser": 403}
 CATCH_ALL = r"admin/(?P<url>.*)$"
 ADMIN_SPECIAL[CATCH_ALL] = {**dict.fromkeys(ROLES, 302), "superuser": 404}
 # Websockets: "denied" closes the connection (4403) before accepting it.
@@ -125,7 +158,12 @@ WS_MATRIX = {
         **{"anonymous": False, "outsider": False, "superuser": False},
         **{"viewer": True, "member": True},
     },
+    "ws/sweeps/<int:pk>/": {
+        **{"anonymous": False, "outsider": False, "superuser": False},
+        **{"viewer": True, "member": True},
+    },
 }
+WS_OBJECT = {"ws/experiments/<int:pk>/": "experiment", "ws/sweeps/<int:pk>/": "sweep"}
 
 
 def routes(patterns=None, prefix: str = "", namespace: str | None = None):
@@ -167,10 +205,28 @@ def world(db, team, other_team, owner, teammate, viewer, outsider, django_user_m
     experiment.set_tags(["x"])
     Group.objects.create(name="staff")
     Token.objects.create(user=owner)
+    Rejection.objects.create(dataset_id=999, team=team, name="broken", user=owner, message="not an archive")
+    admin_log_rows()
     superuser = django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
     users = {"anonymous": None, "outsider": outsider, "viewer": viewer, "member": teammate, "superuser": superuser}
     assert teammate.memberships.get().role == Role.MEMBER
-    return {"users": users, "experiment": experiment, "dataset": dataset, "owner": owner}
+    sweep = sweep_with_trial(owner, dataset)
+    return {"users": users, "experiment": experiment, "dataset": dataset, "owner": owner, "sweep": sweep}
+
+
+@pytest.fixture
+def finished_run(world) -> Experiment:
+    return trained_run(world["dataset"], world["owner"])
+
+
+def admin_log_rows() -> None:
+    """A row of each of django-axes' models (a failed sign-in, its log), so their admin pages have one."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    who = {"username": "someone", "ip_address": "10.0.0.1", "user_agent": "test", "path_info": "/login/"}
+    AccessAttempt.objects.create(**who, get_data="", post_data="", failures_since_start=1)
+    AccessLog.objects.create(**who)
+    AccessFailureLog.objects.create(**who, locked_out=False)
 
 
 def new_experiment(dataset, owner) -> Experiment:
@@ -179,15 +235,22 @@ def new_experiment(dataset, owner) -> Experiment:
 
 
 def url_for(name: str, case: Case, world) -> str:
-    # A new queued experiment for each case: a member's write (a cancel, say) must not change the next case.
+    # A new queued experiment (and sweep) for each case: a member's write (a cancel, say) must not change
+    # the next case.
     experiment = new_experiment(world["dataset"], world["owner"])
+    finished = world.get("finished")
     args = {
         None: [],
         "experiment": [experiment.pk],
+        "finished": [getattr(finished, "pk", None)],
+        "export": [getattr(finished, "pk", None), "card_json"],
+        "test_image": [getattr(finished, "pk", None), 0],
         "dataset": [world["dataset"].pk],
         "sample": [world["dataset"].pk, 0, 0],
+        "sweep": [sweep_with_trial(world["owner"], world["dataset"]).pk if case.on == "sweep" else None],
     }[case.on]
-    return reverse(name, args=args) + case.query
+    query = case.query.format(experiment=experiment.pk, finished=getattr(finished, "pk", None))
+    return reverse(name, args=args) + query
 
 
 def status_of(client, user, method: str, url: str, data: dict) -> int:
@@ -201,7 +264,8 @@ def status_of(client, user, method: str, url: str, data: dict) -> int:
     return client.post(url, data).status_code
 
 
-def test_every_route_answers_each_visitor_as_the_matrix_says(client, world):
+def test_every_route_answers_each_visitor_as_the_matrix_says(client, world, finished_run):
+    world = {**world, "finished": finished_run}
     wrong = {}
     for _, name in APP_ROUTES:
         for case in MATRIX[name]:
@@ -250,7 +314,9 @@ def test_the_admin_is_for_staff_only(client, world):
 @pytest.mark.parametrize("route", list(WS_MATRIX))
 async def test_the_websocket_admits_each_visitor_as_the_matrix_says(route, world):
     app = URLRouter(websocket_urlpatterns)
-    path = "/" + route.replace("<int:pk>", str(world["experiment"].pk))
+    path = "/" + route
+    if route in WS_OBJECT:
+        path = path.replace("<int:pk>", str(world[WS_OBJECT[route]].pk))
     for role in ROLES:
         user = world["users"][role]
         if user is None:

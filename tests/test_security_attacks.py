@@ -14,12 +14,15 @@ from django.urls import reverse
 
 from tests.helpers import experiment_form, session_for, upload_form, ws_communicator
 from tests.images import class_entries, zip_bytes
+from tests.results_helpers import trained_run
+from tests.sweep_helpers import sweep_form, sweep_with_trial
 from training import checkpoint, pretrained
 from training.transfer import load_init_from
 from webapp.asgi import application
 from webapp.datasets.models import Dataset
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import Status
+from webapp.sweeps.models import Sweep, SweepStatus
 
 
 # --- a foreign websocket origin ----------------------------------------------------------------------
@@ -83,41 +86,80 @@ def test_the_upload_form_and_api_refuse_another_teams_id(client, outsider, team)
 
 
 @pytest.mark.django_db
-def test_every_page_and_api_endpoint_hides_another_teams_objects(client, outsider, foreign):
+def test_the_sweep_form_estimate_and_api_refuse_another_teams_dataset(client, outsider, foreign, own_dataset):
     client.force_login(outsider)
-    run, dataset = foreign["run"].pk, foreign["dataset"].pk
-    reads = [
+    form = {**sweep_form(own_dataset, {"lr": [0.01, 0.02]}), "dataset": foreign["dataset"].pk}
+    response = client.post(reverse("sweep_create"), form)
+    assert response.status_code == 200
+    assert "Select a valid choice" in " ".join(response.context["form"].errors["dataset"])
+    response = client.post(reverse("sweep_estimate"), form)
+    assert response.status_code == 400 and "dataset" in response.json()["errors"]
+    body = {"name": "via API", "dataset": foreign["dataset"].pk, "space": {"lr": [0.01, 0.02]}, "max_trials": 2}
+    response = client.post(reverse("api_sweep_list"), body, content_type="application/json")
+    assert response.status_code == 400 and "dataset" in response.json()["errors"]
+    assert not Sweep.objects.filter(owner=outsider).exists()
+
+
+def foreign_reads(run: int, dataset: int, sweep: int, trial: int) -> list[str]:
+    """Every page and API read of another team's run (finished, with its model), dataset and sweep (whose
+    trial's run is compared with the first)."""
+    return [
         reverse("experiment_detail", args=[run]),
         reverse("experiment_create") + f"?clone={run}",
+        reverse("experiment_results", args=[run]),
+        reverse("experiment_download", args=[run, "card_json"]),
+        reverse("experiment_confusion_images", args=[run]) + "?label=a&predicted=a",
+        reverse("experiment_test_image", args=[run, 0]),
+        reverse("experiment_compare") + f"?ids={run},{trial}",
         reverse("api_experiment_detail", args=[run]),
         reverse("api_experiment_metrics", args=[run]),
+        reverse("api_experiment_exports", args=[run]),
+        reverse("api_experiment_export", args=[run, "card_json"]),
         reverse("dataset_detail", args=[dataset]),
         reverse("dataset_augment", args=[dataset]),
         reverse("dataset_sample", args=[dataset, 0, 0]),
         reverse("dataset_upload") + f"?from={dataset}",
         reverse("api_dataset_detail", args=[dataset]),
+        reverse("api_dataset_versions", args=[dataset]),
         reverse("api_dataset_status", args=[dataset]),
-        reverse("api_dataset_augment_preview", args=[dataset]),
+        reverse("api_dataset_augment_preview", args=[dataset]) + "?preset=light",
+        reverse("sweep_detail", args=[sweep]),
+        reverse("api_sweep_detail", args=[sweep]),
     ]
+
+
+def foreign_writes(run: int, sweep: int) -> list[str]:
+    experiments = ["experiment_cancel", "experiment_resume", "experiment_extend", "experiment_notes"]
+    experiments += ["api_experiment_cancel", "api_experiment_resume", "api_experiment_extend"]
+    experiments += ["api_experiment_predict"]
+    sweeps = ["sweep_stop", "sweep_resume", "sweep_add_trials", "api_sweep_stop", "api_sweep_resume"]
+    sweeps += ["api_sweep_add_trials"]
+    return [reverse(name, args=[run]) for name in experiments] + [reverse(name, args=[sweep]) for name in sweeps]
+
+
+@pytest.mark.django_db
+def test_every_page_and_api_endpoint_hides_another_teams_objects(client, owner, outsider, tiny_dataset):
+    finished = trained_run(tiny_dataset, owner)
+    sweep = sweep_with_trial(owner, tiny_dataset)
+    run, dataset = finished.pk, tiny_dataset.pk
+    reads = foreign_reads(run, dataset, sweep.pk, sweep.trials.get().experiment_id)
+    client.force_login(owner)  # the team sees each of them: the 404s below are the outsider's alone
+    seen = {url: client.get(url).status_code for url in reads}
+    assert {url: status for url, status in seen.items() if status != 200} == {}
+    client.force_login(outsider)
     for url in reads:
         assert client.get(url).status_code == 404, url
-    writes = [
-        reverse(name, args=[run])
-        for name in (
-            "experiment_cancel",
-            "experiment_resume",
-            "experiment_extend",
-            "api_experiment_cancel",
-            "api_experiment_resume",
-            "api_experiment_extend",
-        )
-    ]
-    for url in writes:
-        assert client.post(url, {"epochs": 5}).status_code == 404, url
+    for url in foreign_writes(run, sweep.pk):
+        assert client.post(url, {"epochs": 5, "trials": 1, "notes": "mine"}).status_code == 404, url
     assert Experiment.objects.get(pk=run).status == Status.SUCCEEDED
-    listed = [e["id"] for e in client.get(reverse("api_experiment_list")).json()]
-    assert run not in listed
-    assert dataset not in [d["id"] for d in client.get(reverse("api_dataset_list")).json()]
+    assert Experiment.objects.get(pk=run).notes == finished.notes
+    assert Sweep.objects.get(pk=sweep.pk).status == SweepStatus.RUNNING
+    assert Sweep.objects.get(pk=sweep.pk).max_trials == sweep.max_trials
+    lists = {"api_experiment_list": run, "api_dataset_list": dataset, "api_sweep_list": sweep.pk}
+    for name, pk in lists.items():
+        body = client.get(reverse(name)).json()
+        rows = body["results"] if isinstance(body, dict) else body  # paginated lists, or a plain one
+        assert pk not in [row["id"] for row in rows], name
 
 
 # --- a checkpoint with a pickle payload --------------------------------------------------------------
