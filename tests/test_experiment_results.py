@@ -93,10 +93,10 @@ def test_downloads_are_for_the_team_only(client, outsider, run):
     client.force_login(outsider)
     assert client.get(reverse("experiment_download", args=[run.pk, "onnx"])).status_code == 404
     assert client.get(reverse("api_experiment_export", args=[run.pk, "onnx"])).status_code == 404
-    assert client.get(reverse("api_experiment_exports", args=[run.pk])).json() == {"error": "not found"}
+    assert client.get(reverse("api_experiment_exports", args=[run.pk])).json() == {"error": "No such experiment"}
     client.logout()
     assert client.get(reverse("experiment_download", args=[run.pk, "onnx"])).status_code == 302  # to the login
-    assert client.get(reverse("api_experiment_export", args=[run.pk, "onnx"])).status_code == 401
+    assert client.get(reverse("api_experiment_export", args=[run.pk, "onnx"])).status_code == 403
     assert not exports_dir(run.pk).exists()  # nothing was built for them
 
 

@@ -122,10 +122,9 @@ MATRIX: dict[str, list[Case]] = {
     "experiment_confusion_images": [team_read("finished", query="?label=a&predicted=a")],
     "experiment_test_image": [team_read("test_image")],
     "experiment_compare": [team_read(None, query="?ids={finished},{experiment}")],
-    # These JSON views answer a signed-out request 401 (api_results.json_errors), not DRF's 403.
-    "api_experiment_predict": [Case("post", "finished", team_read("finished", anonymous=401, ok=400).expect)],
-    "api_experiment_exports": [team_read("finished", anonymous=401)],
-    "api_experiment_export": [team_read("export", anonymous=401)],
+    "api_experiment_predict": [Case("post", "finished", team_read("finished", anonymous=API, ok=400).expect)],
+    "api_experiment_exports": [team_read("finished", anonymous=API)],
+    "api_experiment_export": [team_read("export", anonymous=API)],
     "sweep_list": [signed_in()],
     "sweep_create": [signed_in(), signed_in("post")],  # the form again, with its errors (as experiment_create)
     "sweep_estimate": [signed_in("post", ok=400)],  # the form's errors, as JSON

@@ -1,77 +1,88 @@
-"""JSON endpoints for a run's results: predict on uploaded images, and its downloads.
+"""The API for a run's results: predict on uploaded images, and its downloads.
 
-Plain Django views (session auth, CSRF on POST through the middleware), every experiment reached
-through `experiment_for`; every error is JSON: 401 signed out, 404 outside the team, 409 nothing to
-download yet, 400 with the field named. (To move under DRF with the rest of the API.)"""
+DRF views like the rest of the API (session with CSRF, or a token for scripts); every experiment is
+reached through `experiment_for`; errors are JSON: 403 signed out, 404 outside the team, 409 nothing to
+download yet, 400 with the field named."""
 
 from __future__ import annotations
 
-import functools
-
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from training.export import EXPORTS
+from webapp.core.api_schema import ErrorSerializer
 from webapp.experiments import exports
 from webapp.experiments.access import experiment_for
 from webapp.experiments.exports import ExportUnavailable
 from webapp.experiments.predict import PredictForm, predict
 
-
-def json_errors(view):
-    """Signed-out users, outsiders and missing objects get JSON errors, never an HTML page."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "authentication required"}, status=401)
-        try:
-            return view(request, *args, **kwargs)
-        except Http404:
-            return JsonResponse({"error": "not found"}, status=404)
-        except PermissionDenied as exc:
-            return JsonResponse({"error": str(exc) or "permission denied"}, status=403)
-        except ExportUnavailable as exc:
-            return JsonResponse({"error": str(exc)}, status=409)
-
-    return wrapped
+UNAVAILABLE = {409: ErrorSerializer, 404: ErrorSerializer}
+PREDICT_REQUEST = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"images": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+        "required": ["images"],
+    }
+}
 
 
-@require_POST
-@json_errors
-def experiment_predict(request, pk: int) -> JsonResponse:
+def _unavailable(exc: ExportUnavailable) -> Response:
+    return Response({"error": str(exc)}, status=409)
+
+
+@extend_schema(
+    operation_id="experiments_predict",
+    request=PREDICT_REQUEST,
+    responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, **UNAVAILABLE},
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+def experiment_predict(request: Request, pk: int) -> Response:
     """multipart `images` (one or more files) -> {"predictions": [{file, top: [{class, probability}] x5}]}."""
     experiment = experiment_for(request.user, pk)
-    exports.model_path(experiment)  # 409 before reading uploads when there is no model
+    try:
+        exports.model_path(experiment)  # 409 before reading uploads when there is no model
+    except ExportUnavailable as exc:
+        return _unavailable(exc)
     form = PredictForm(request.POST, request.FILES)
     predictions = predict(experiment, form) if form.is_valid() else []
     if form.errors:
-        return JsonResponse({"errors": {k: list(v) for k, v in form.errors.items()}}, status=400)
-    return JsonResponse({"experiment": experiment.pk, "predictions": predictions})
+        return Response({"errors": {k: list(v) for k, v in form.errors.items()}}, status=400)
+    return Response({"experiment": experiment.pk, "predictions": predictions})
 
 
-@require_GET
-@json_errors
-def experiment_exports(request, pk: int) -> JsonResponse:
+@extend_schema(operation_id="experiments_exports_list", responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE})
+@api_view(["GET"])
+def experiment_exports(request: Request, pk: int) -> Response:
     experiment = experiment_for(request.user, pk)
-    exports.model_path(experiment)
-    return JsonResponse(
-        {
-            "exports": [
-                {**item, "url": reverse("api_experiment_export", args=[experiment.pk, item["name"]])}
-                for item in exports.available(experiment)
-            ]
-        }
-    )
+    try:
+        exports.model_path(experiment)
+    except ExportUnavailable as exc:
+        return _unavailable(exc)
+    items = [
+        {**item, "url": reverse("api_experiment_export", args=[experiment.pk, item["name"]])}
+        for item in exports.available(experiment)
+    ]
+    return Response({"exports": items})
 
 
-@require_GET
-@json_errors
-def experiment_export(request, pk: int, name: str) -> FileResponse:
+@extend_schema(
+    operation_id="experiments_export_download",
+    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **UNAVAILABLE},
+)
+@api_view(["GET"])
+def experiment_export(request: Request, pk: int, name: str):
     experiment = experiment_for(request.user, pk)
-    return export_response(experiment, name)
+    try:
+        return export_response(experiment, name)
+    except ExportUnavailable as exc:
+        return _unavailable(exc)
 
 
 def export_response(experiment, name: str) -> FileResponse:
