@@ -150,6 +150,16 @@ def celery_worker(django_db_setup, tmp_path_factory):
         worker.stop()
 
 
+@pytest.fixture
+def own_queues(settings, monkeypatch):
+    """Broker queues of this test's own (a fresh prefix, also for the worker processes it starts): the
+    session's shared workers cannot take its tasks."""
+    prefix = f"own-{uuid.uuid4().hex[:8]}-"
+    settings.TRAINYARD_QUEUE_PREFIX = prefix
+    monkeypatch.setenv("TRAINYARD_QUEUE_PREFIX", prefix)  # the worker processes read it too
+    return prefix
+
+
 @pytest.fixture(scope="session")
 def datasets_worker(django_db_setup, tmp_path_factory):
     """A real Celery worker process for the `datasets` queue (uploads, validation)."""

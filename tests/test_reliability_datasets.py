@@ -66,7 +66,7 @@ def test_the_reaper_sends_a_lost_dataset_again_then_gives_up(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_dataset_whose_worker_was_lost_is_processed_by_another_worker(
-    client, owner, team, django_capture_on_commit_callbacks, tmp_path
+    client, owner, team, django_capture_on_commit_callbacks, tmp_path, own_queues
 ):
     from django.db import connection
 
@@ -88,7 +88,9 @@ def test_a_dataset_whose_worker_was_lost_is_processed_by_another_worker(
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_killing_the_worker_mid_processing_hands_the_dataset_to_the_next_worker(client, owner, team, tmp_path):
+def test_killing_the_worker_mid_processing_hands_the_dataset_to_the_next_worker(
+    client, owner, team, tmp_path, own_queues
+):
     from django.db import connection
 
     client.force_login(owner)

@@ -25,7 +25,7 @@ LONG = 1000  # epochs: a run that cannot end before the test interrupts it
 
 
 @pytest.fixture
-def start_worker(django_db_setup, tmp_path):
+def start_worker(django_db_setup, tmp_path, own_queues):
     """Start real worker processes with short leases; every one is stopped at the end."""
     from django.db import connection
 

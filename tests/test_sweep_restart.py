@@ -5,8 +5,6 @@ and start it."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from tests.helpers import Worker, wait_until
@@ -16,14 +14,6 @@ from webapp.experiments.states import Status
 from webapp.sweeps import driver
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def own_queues(settings, monkeypatch):
-    prefix = f"restart-{secrets.token_hex(4)}-"
-    settings.TRAINYARD_QUEUE_PREFIX = prefix
-    monkeypatch.setenv("TRAINYARD_QUEUE_PREFIX", prefix)  # the worker processes read it too
-    return prefix
 
 
 def test_a_sweep_goes_on_after_its_worker_restarts_and_the_interrupted_trial_resumes(
@@ -42,7 +32,8 @@ def test_a_sweep_goes_on_after_its_worker_restarts_and_the_interrupted_trial_res
         )
         worker.stop()  # a warm shutdown, as `docker compose restart` does
         first = Experiment.objects.get(pk=first.pk)
-        assert first.status == Status.FAILED and "worker shut down" in first.error, (first.status, first.error)
+        # Back to the queue with its checkpoint (a redeploy is not a failure), for the next worker.
+        assert first.status == Status.QUEUED and first.checkpoint_epoch, (first.status, first.error)
         stopped_at = first.checkpoint_epoch
 
         worker = Worker(connection.settings_dict, tmp_path)
