@@ -145,7 +145,7 @@ def test_queued_experiments_whose_message_was_lost_are_sent_again(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_extending_a_run_keeps_the_final_model_a_later_run_started_from(make_experiment):
+def test_extending_a_run_keeps_the_final_model_a_later_run_started_from(make_experiment, own_queues):
     from webapp.experiments import actions
     from webapp.experiments.files import final_model_path, versioned_model_path
     from webapp.experiments.tasks import _fit_keywords
