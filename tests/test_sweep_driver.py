@@ -80,6 +80,9 @@ def test_a_hopeless_trial_is_pruned_at_its_first_rung_keeps_its_checkpoint_and_t
     assert after.started_at >= hopeless.finished_at  # the worker took the next trial once it stopped
 
 
+EPOCHS = 60
+
+
 def test_stop_drops_queued_trials_and_cancels_running_ones_and_resume_runs_each_trial_exactly_once(
     celery_worker, owner, tiny_dataset
 ):
@@ -90,7 +93,7 @@ def test_stop_drops_queued_trials_and_cancels_running_ones_and_resume_runs_each_
         method="random",
         max_trials=4,
         parallelism=2,
-        config={"epochs": 10},
+        config={"epochs": EPOCHS},  # long enough that a trial is still running when the sweep stops
     )
     driver.send_advance(sweep)
     wait_until(
@@ -113,7 +116,7 @@ def test_stop_drops_queued_trials_and_cancels_running_ones_and_resume_runs_each_
     assert [t.number for t in sweep.trial_rows()] == [0, 1, 2, 3]
     for e in experiments:
         assert e.status == Status.SUCCEEDED, e.error
-        assert epochs_of(e) == list(range(1, 11))
+        assert epochs_of(e) == list(range(1, EPOCHS + 1))
         # Each trial started from scratch once; the interrupted one went on from its checkpoint.
         assert e.log.count(" starting on ") == 1, e.log
     resumed = next(e for e in experiments if e.pk == interrupted[0].pk)
