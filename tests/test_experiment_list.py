@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.helpers import TINY_CONFIG
+from tests.sweep_helpers import sweep_with_trial
 from webapp.experiments.models import EpochMetric, Experiment, Tag
 from webapp.experiments.states import Status
 
@@ -114,6 +115,16 @@ def test_filters_search_and_sort(client, owner, teammate, tiny_dataset, make_exp
     assert api(client, sort="-val_accuracy")[0]["val_accuracy"] == pytest.approx(0.2)
     durations = [e["duration_seconds"] for e in api(client, sort="duration") if e["duration_seconds"] is not None]
     assert durations == sorted(durations) and durations
+
+
+def test_a_sweeps_trials_are_listed_by_the_sweep_filter(client, owner, tiny_dataset):
+    make_many(3, tiny_dataset, owner)
+    sweep = sweep_with_trial(owner, tiny_dataset)
+    client.force_login(owner)
+    trial = sweep.trial_rows()[0].experiment
+    assert [e["id"] for e in api(client, sweep=sweep.pk)] == [trial.pk]
+    page = client.get(reverse("dashboard"), {"sweep": sweep.pk}).content.decode()
+    assert "trial 0" in page
 
 
 def test_pinned_experiments_come_first_whatever_the_sort(client, owner, tiny_dataset):

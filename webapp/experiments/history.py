@@ -92,6 +92,7 @@ class ExperimentFilter(django_filters.FilterSet):
     )
     tag = django_filters.CharFilter(field_name="tags__name", label="Tag")
     owner = django_filters.CharFilter(field_name="owner__username", label="Owner")
+    sweep = django_filters.NumberFilter(field_name="trial__sweep", label="Sweep #", min_value=1)
     created_after = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="Created from", widget=DATE
     )
