@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_training_quality import split_for_transfer
+from tests.test_training_quality import TRANSFER_BASE, pretrained_run
 from training import TrainConfig, fit, load_image_folder, resolve_config
 from training.presets import resolve
 from training.steps import total_steps
@@ -84,24 +84,8 @@ def test_the_full_demo_digits_get_the_recipe_as_it_was(digits):
 def test_every_transfer_mode_from_an_in_house_run_beats_scratch_on_a_small_related_dataset(digits, tmp_path):
     # Pretrained on half the digits (ten classes), fine-tuned on even vs odd with ten training images.
     # Measured (seed 0): scratch 80%, full 91%, lower_backbone_lr 88%, gradual_unfreeze 89%, feature_extract 84%.
-    first, second = split_for_transfer(digits, tmp_path)
-    base = {
-        "arch": "small_cnn",
-        "depth": 3,
-        "width": 16,
-        "image_size": 16,
-        "device": "cpu",
-        "optimizer": "adamw",
-        "lr": 3e-3,
-        "scheduler": "onecycle",
-        "augmentation": "none",
-        "seed": 0,
-    }
-    earlier = fit(
-        TrainConfig.from_dict({**base, "epochs": 5, "batch_size": 32}),
-        load_image_folder(first, 0.1, 0.0),
-        checkpoint_dir=tmp_path / "earlier",
-    )
+    base = TRANSFER_BASE
+    earlier, second = pretrained_run(digits, tmp_path)
     small = load_image_folder(second)
     config = TrainConfig.from_dict({**base, "epochs": 10, "batch_size": 5})  # the same budget for every mode
     scratch = fit(config, small).test["accuracy"]

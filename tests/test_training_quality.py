@@ -54,25 +54,35 @@ def split_for_transfer(digits: Path, root: Path, seed: int = 0) -> tuple[Path, P
     return first, second
 
 
-def test_fine_tuning_a_trained_model_beats_training_from_scratch_on_a_small_dataset(digits, tmp_path):
+# A small CNN, the same for pretraining and for the small related dataset it is fine-tuned on.
+TRANSFER_BASE = {
+    "arch": "small_cnn",
+    "depth": 3,
+    "width": 16,
+    "image_size": 16,
+    "device": "cpu",
+    "optimizer": "adamw",
+    "lr": 3e-3,
+    "scheduler": "onecycle",
+    "augmentation": "none",
+    "seed": 0,
+}
+
+
+def pretrained_run(digits, tmp_path):
+    """A run trained on half the digits (ten classes), and the folder of the small even/odd dataset."""
     first, second = split_for_transfer(digits, tmp_path)
-    base = {
-        "arch": "small_cnn",
-        "depth": 3,
-        "width": 16,
-        "image_size": 16,
-        "device": "cpu",
-        "optimizer": "adamw",
-        "lr": 3e-3,
-        "scheduler": "onecycle",
-        "augmentation": "none",
-        "seed": 0,
-    }
     earlier = fit(
-        TrainConfig.from_dict({**base, "epochs": 5, "batch_size": 32}),
+        TrainConfig.from_dict({**TRANSFER_BASE, "epochs": 5, "batch_size": 32}),
         load_image_folder(first, 0.1, 0.0),
         checkpoint_dir=tmp_path / "earlier",
     )
+    return earlier, second
+
+
+def test_fine_tuning_a_trained_model_beats_training_from_scratch_on_a_small_dataset(digits, tmp_path):
+    base = TRANSFER_BASE
+    earlier, second = pretrained_run(digits, tmp_path)
     assert earlier.history[-1].val_acc > 0.9
 
     small = load_image_folder(second)
