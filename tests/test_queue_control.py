@@ -69,7 +69,8 @@ def test_a_running_experiment_stops_at_the_next_batch_and_keeps_its_checkpoint(c
     assert 2 <= k < LONG
     assert last_checkpoint_path(experiment.pk).exists()
     assert epochs_of(experiment) == list(range(1, k + 1))
-    assert "cancelled" in experiment.log
+    # The worker logs the final status right after writing it.
+    wait_until(lambda: "cancelled" in fresh(experiment).log, 30, message=lambda: fresh(experiment).log)
 
 
 def test_a_cancelled_experiment_resumes_from_its_checkpoint_without_redoing_epochs(celery_worker, make_experiment):
