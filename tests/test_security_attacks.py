@@ -45,6 +45,7 @@ async def test_a_websocket_from_another_origin_is_refused_even_with_a_session(ma
     ):
         connected, _ = await communicator.connect()
         assert not connected
+        await communicator.disconnect()  # let the refusing consumer end, rather than be cancelled at teardown
 
 
 # --- another team's ids ------------------------------------------------------------------------------
