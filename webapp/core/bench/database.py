@@ -15,16 +15,21 @@ from training import TrainConfig
 
 @contextmanager
 def scratch_database():
-    """A fresh test database (a SQLite file when the configured one is SQLite: forked servers share it)."""
+    """A fresh test database: a SQLite file when the configured one is SQLite (forked servers share it), else
+    a database named after the current one with `_bench` (never the current one, which stays untouched)."""
     saved_test = dict(settings.DATABASES["default"].get("TEST", {}))
     if connection.vendor == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="trainyard-bench-db-"))
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(folder / "bench.sqlite3")
         connection.settings_dict["TEST"] = settings.DATABASES["default"]["TEST"]
+    else:  # a server database: one of its own, beside the configured one (or beside a test run's)
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"{connection.settings_dict['NAME']}_bench"
+        connection.settings_dict["TEST"] = settings.DATABASES["default"]["TEST"]
     ours = not hasattr(_TestState, "saved_data")  # not already inside a test run (the bench's own test)
     if ours:
         setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    old_name = connection.settings_dict["NAME"]  # back to it afterwards (create_test_db returns the new name)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield
     finally:
