@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
@@ -16,8 +17,20 @@ from webapp.experiments.models import Experiment
 pytestmark = pytest.mark.django_db
 
 
+PLANTED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _no_planted_files_left():
+    """Planted folders go with the test: a later experiment that gets the same id must not find them."""
+    yield
+    while PLANTED:
+        shutil.rmtree(PLANTED.pop(), ignore_errors=True)
+
+
 def planted_folder(experiment_id: int):
     folder = files.checkpoint_dir(experiment_id)
+    PLANTED.append(folder)
     (folder / "exports").mkdir(parents=True, exist_ok=True)
     files.final_model_path(experiment_id).write_bytes(b"weights")
     files.last_checkpoint_path(experiment_id).write_bytes(b"checkpoint")
