@@ -27,7 +27,6 @@ from webapp.sweeps.models import Sweep, SweepStatus, Trial
 
 logger = logging.getLogger(__name__)
 
-WORKER_SHUTDOWN = "worker shut down"  # in the error of a run its worker's shutdown interrupted
 CONTROL_QUEUE = Queue.CPU  # the default queue: every training worker serves it
 MAX_ROUNDS = 50  # points whose config cannot train fail at once; this bounds one call's retries
 
@@ -39,7 +38,6 @@ def advance(sweep_id: int) -> list[Trial]:
         sweep = Sweep.objects.select_for_update().filter(pk=sweep_id).first()
         if sweep is None or sweep.status != SweepStatus.RUNNING:
             return []
-        _resume_interrupted(sweep)
         created = _start_trials(sweep)
         records = sweep.records()
         if not any(r.state in ACTIVE_STATES for r in records) and not created:
@@ -95,15 +93,6 @@ def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
         experiment.config, experiment.queue = config.to_dict(), queue_for(config)
         actions.create(experiment, tags=TRIAL_TAGS)
     return Trial.objects.create(sweep=sweep, number=number, params=params, experiment=experiment)
-
-
-def _resume_interrupted(sweep: Sweep) -> None:
-    """Trials whose worker shut down under them go back to the queue, from their checkpoint."""
-    interrupted = Experiment.objects.filter(
-        trial__sweep=sweep, status=ExperimentStatus.FAILED, error__contains=WORKER_SHUTDOWN
-    )
-    for experiment in interrupted:
-        actions.requeue(experiment)
 
 
 def start(sweep: Sweep) -> Sweep:

@@ -89,7 +89,7 @@ def sweep_stop(request, pk: int):
 def sweep_resume(request, pk: int):
     sweep = sweep_for(request.user, pk, write=True)
     if driver.resume(sweep):
-        messages.success(request, "Resumed: interrupted trials continue from their checkpoints.")
+        messages.success(request, "Resumed: the trials the stop cancelled go on from their checkpoints.")
     else:
         messages.error(request, "Only a stopped sweep can be resumed.")
     return redirect(sweep)
