@@ -39,6 +39,7 @@
     badge.className = "badge " + report.status;
     badge.textContent = report.status_label;
     $("#trial-count").textContent = `${report.trials.length} of at most ${report.max_trials}`;
+    $("#budget-used").textContent = report.budget_used.text;
     renderTable();
     renderBest();
     renderHistory();

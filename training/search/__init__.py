@@ -9,6 +9,7 @@ rebuilds what Optuna needs from them, so the command line and the web workers de
         config = apply_point(base_config, s.params)                      # ConfigError: a point that cannot train
     spec = PrunerSpec("asha", max_epochs=space.largest("epochs", base_config))
     reason = should_prune(spec, Objective.VAL_ACC, trial, others, epoch)  # None or a sentence
+    new = widen_space(space.to_dict(), {"lr": {"low": 1e-5}})         # SpaceError when it would narrow
     rungs(spec); expected_epochs(spec, trials=20); param_importance(space, Objective.VAL_ACC, records)
 """
 
@@ -36,6 +37,7 @@ from training.search.records import (
     ranked,
 )
 from training.search.space import SearchSpace, SpaceError, apply_point, point_key
+from training.search.widen import check_widens, describe_changes, widen_space
 
 __all__ = [
     "Budget",
@@ -51,6 +53,8 @@ __all__ = [
     "apply_point",
     "best_trial",
     "check_method",
+    "check_widens",
+    "describe_changes",
     "expected_epochs",
     "list_methods",
     "list_pruners",
@@ -65,4 +69,5 @@ __all__ = [
     "space_from_preset",
     "suggest",
     "trial_seed",
+    "widen_space",
 ]

@@ -8,16 +8,18 @@ from typing import Any
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from training import ConfigError, TrainConfig
+from training.search import SpaceError
 from webapp.core.api_schema import ErrorSerializer
 from webapp.experiments.forms import presets_initial
 from webapp.sweeps import driver
 from webapp.sweeps.access import sweep_for, sweeps_for
-from webapp.sweeps.forms import AddTrialsForm, SweepForm
+from webapp.sweeps.forms import AddTrialsForm, SweepForm, WidenForm
 from webapp.sweeps.models import SweepStatus
 from webapp.sweeps.report import sweep_report
 from webapp.teams.access import writable_teams
@@ -25,7 +27,7 @@ from webapp.teams.access import writable_teams
 # The sweeps of your teams, newest first (summaries; at most 500).
 SWEEP_LIST = {"type": "array", "items": {"type": "object", "additionalProperties": {}}}
 SETTINGS = ("name", "description", "dataset", "priority", "space", "method", "objective", "pruner")
-NUMBERS = ("max_trials", "max_epochs", "parallelism", "seed")
+NUMBERS = ("max_trials", "max_epochs", "max_hours", "parallelism", "seed")
 
 
 def form_data(body: Any) -> dict[str, Any]:
@@ -123,7 +125,52 @@ def sweep_add_trials(request: Request, pk: int) -> Response:
     form = AddTrialsForm(request.data)
     if not form.is_valid():
         return Response({"errors": errors_of(form)}, status=400)
-    driver.add_trials(sweep, form.cleaned_data["trials"] or 0, form.cleaned_data.get("max_epochs"))
+    data = form.cleaned_data
+    driver.add_trials(sweep, data["trials"] or 0, data.get("max_epochs"), data.get("max_hours"))
+    return Response(sweep_report(sweep))
+
+
+class WidenRequest(serializers.Serializer):
+    """What /api/sweeps/<id>/widen/ takes (the form WidenForm checks it)."""
+
+    space = serializers.DictField(
+        help_text="only the parameters to widen: a list of values, or the keys of its range to change, e.g. "
+        '{"lr": {"low": 0.00001}, "optimizer": ["sgd", "adamw", "adam"]}. The new space must hold the old one.'
+    )
+    trials = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="trials to add; left out, a grid gets one per new point and random or TPE none",
+    )
+    max_epochs = serializers.IntegerField(required=False, min_value=1, help_text="a new epoch budget")
+    max_hours = serializers.FloatField(
+        required=False, help_text="a new budget of training hours, all trials' run time added up"
+    )
+
+
+@extend_schema(
+    operation_id="sweeps_widen",
+    request=WidenRequest,
+    responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+    description="Widen the search space of a sweep (finished, stopped or running), keeping its trials: they "
+    "stay in its results and the search learns from them; a grid runs only its new points. The sweep runs "
+    "again (a stopped one resumes) and the change is recorded in `space_history`. A change that would leave "
+    "out a value the sweep could take before is refused (400, by field).",
+)
+@api_view(["POST"])
+def sweep_widen(request: Request, pk: int) -> Response:
+    sweep = sweep_for(request.user, pk, write=True)
+    if not isinstance(request.data, dict):
+        return Response({"errors": {"__all__": ["send a JSON object"]}}, status=400)
+    form = WidenForm(request.data, sweep=sweep)
+    if form.is_valid():
+        try:
+            driver.widen(sweep, form.widening, by=request.user.get_username())
+        except SpaceError as exc:  # another change came first
+            for name, message in exc.errors.items():
+                form.add_widen_error(name, message)
+    if not form.is_valid():
+        return Response({"errors": errors_of(form)}, status=400)
     return Response(sweep_report(sweep))
 
 
@@ -133,4 +180,5 @@ urlpatterns = [
     path("<int:pk>/stop/", sweep_stop, name="api_sweep_stop"),
     path("<int:pk>/resume/", sweep_resume, name="api_sweep_resume"),
     path("<int:pk>/add/", sweep_add_trials, name="api_sweep_add_trials"),
+    path("<int:pk>/widen/", sweep_widen, name="api_sweep_widen"),
 ]

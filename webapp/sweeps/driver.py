@@ -10,20 +10,31 @@ whenever one of its trials reaches a final status.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
 from training import ConfigError
-from training.search import SpaceError, apply_point, suggest
+from training.search import (
+    Budget,
+    SearchSpace,
+    SpaceError,
+    apply_point,
+    check_widens,
+    describe_changes,
+    point_key,
+    suggest,
+)
 from training.search.records import ACTIVE_STATES
 from webapp.core.queues import Queue, queue_for, send_after_commit
+from webapp.core.serialize import iso
 from webapp.experiments import actions, live
 from webapp.experiments.models import BROKER_PRIORITY, Experiment, Priority
 from webapp.experiments.states import ACTIVE
 from webapp.experiments.states import Status as ExperimentStatus
-from webapp.sweeps.models import Sweep, SweepStatus, Trial
+from webapp.sweeps.models import Method, Sweep, SweepStatus, Trial
 
 logger = logging.getLogger(__name__)
 
@@ -124,27 +135,104 @@ def resume(sweep: Sweep) -> bool:
             .update(status=SweepStatus.RUNNING)
         ):
             return False
-        for experiment in Experiment.objects.filter(trial__sweep=sweep, status=ExperimentStatus.CANCELLED):
-            actions.requeue(experiment)
+        _requeue_cancelled(sweep)
         send_advance(sweep)
     sweep.refresh_from_db()
     _tell(sweep)
     return True
 
 
-def add_trials(sweep: Sweep, trials: int = 0, max_epochs: int | None = None) -> None:
-    """More trials (and optionally a larger epoch budget) for a sweep, finished or not: it keeps its
-    history and runs again. A stopped sweep stays stopped until resumed."""
+def _requeue_cancelled(sweep: Sweep) -> None:
+    """The trials a stop cancelled go back to the queue: from their checkpoints, or from the start."""
+    for experiment in Experiment.objects.filter(trial__sweep=sweep, status=ExperimentStatus.CANCELLED):
+        actions.requeue(experiment)
+
+
+def add_trials(sweep: Sweep, trials: int = 0, max_epochs: int | None = None, max_hours: float | None = None) -> None:
+    """More trials (and optionally a larger epoch or hours budget) for a sweep, finished or not: it keeps
+    its history and runs again. A stopped sweep stays stopped until resumed."""
     with transaction.atomic():
         locked = Sweep.objects.select_for_update().get(pk=sweep.pk)
         locked.max_trials += trials
         if max_epochs is not None:
             locked.max_epochs = max_epochs
+        if max_hours is not None:
+            locked.max_hours = max_hours
         if locked.status == SweepStatus.FINISHED:
             locked.status, locked.finished_at = SweepStatus.RUNNING, None
-        locked.save(update_fields=["max_trials", "max_epochs", "status", "finished_at"])
+        locked.save(update_fields=["max_trials", "max_epochs", "max_hours", "status", "finished_at"])
         if locked.status == SweepStatus.RUNNING:
             send_advance(locked)
+    sweep.refresh_from_db()
+    _tell(sweep)
+
+
+@dataclass(frozen=True)
+class Widening:
+    """A wider space for a sweep, with the budget changes that come with it (None: as needed / unchanged)."""
+
+    space: SearchSpace
+    trials: int | None = None  # trials to add; None: a grid gets its new points, other methods nothing
+    max_epochs: int | None = None
+    max_hours: float | None = None
+
+
+def widened_budget(sweep: Sweep, widening: Widening, records: list) -> Budget:
+    """The budget after `widening`; SpaceError by form field ("trials", "max_epochs", "max_hours", "space")
+    when it would leave the sweep nothing to run."""
+    max_trials = sweep.max_trials + (widening.trials or 0)
+    if sweep.method == Method.GRID:
+        taken = {point_key(widening.space.known(r.params)) for r in records}
+        fresh = sum(1 for point in widening.space.grid() if point_key(point) not in taken)
+        if not fresh:
+            raise SpaceError({"space": "the wider grid has no point the sweep has not run yet"})
+        if widening.trials is None:
+            max_trials += max(0, fresh - max(0, sweep.max_trials - len(records)))
+    budget = Budget(
+        max_trials,
+        widening.max_epochs if widening.max_epochs is not None else sweep.max_epochs,
+        widening.max_hours if widening.max_hours is not None else sweep.max_hours,
+    )
+    return _check_room(budget, records)
+
+
+def _check_room(budget: Budget, records: list) -> Budget:
+    if len(records) >= budget.max_trials:
+        raise SpaceError(
+            {"trials": f"the sweep has run {len(records)} of its {budget.max_trials} trials: add trials to search more"}
+        )
+    epochs = sum(r.epochs_run for r in records)
+    if budget.max_epochs is not None and epochs >= budget.max_epochs:
+        raise SpaceError({"max_epochs": f"the trials have used {epochs} of {budget.max_epochs} epochs: raise it"})
+    hours = sum(r.seconds for r in records) / 3600
+    if budget.max_hours is not None and hours >= budget.max_hours:
+        raise SpaceError({"max_hours": f"the trials have used {hours:.3g} of {budget.max_hours:g} hours: raise it"})
+    return budget
+
+
+def widen(sweep: Sweep, widening: Widening, by: str = "") -> None:
+    """Give a sweep (finished, stopped or running) a wider space, keeping every trial so far: they stay
+    in its records, so the grid skips their points and TPE learns from them. The change is recorded in
+    `space_history`; the sweep runs again (a stopped one as `resume` would). Raises SpaceError by form
+    field, checked again under the sweep's lock (another change may have come first)."""
+    with transaction.atomic():
+        locked = Sweep.objects.select_for_update().get(pk=sweep.pk)
+        old = locked.search_space
+        try:
+            check_widens(old, widening.space)
+        except SpaceError as exc:
+            raise SpaceError({"space": " ".join(f"{k}: {v}" for k, v in exc.errors.items())}) from None
+        records = locked.records()
+        budget = widened_budget(locked, widening, records)
+        entry = {"at": iso(timezone.now()), "by": by, "after_trials": len(records), "space": locked.space}
+        locked.space_history = [*locked.space_history, entry | {"changes": describe_changes(old, widening.space)}]
+        locked.space = widening.space.to_dict()
+        locked.max_trials, locked.max_epochs, locked.max_hours = budget.max_trials, budget.max_epochs, budget.max_hours
+        if locked.status == SweepStatus.STOPPED:
+            _requeue_cancelled(locked)
+        locked.status, locked.finished_at = SweepStatus.RUNNING, None
+        locked.save()
+        send_advance(locked)
     sweep.refresh_from_db()
     _tell(sweep)
 

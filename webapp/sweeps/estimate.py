@@ -58,15 +58,19 @@ def estimate(
             f"{config.arch} at {config.image_size}px on {config.device} in this team",
         }
     seconds = epochs * rate * train_images(dataset)
+    if budget.max_hours is not None and seconds > budget.max_hours * 3600:
+        seconds = budget.max_hours * 3600
+        what += f", cut short by the budget of {duration(seconds)}"
     return {
         "trials": trials,
         "epochs": epochs,
         "seconds": seconds,
-        "text": f"{what} ≈ {_duration(seconds)} of training",
+        "text": f"{what} ≈ {duration(seconds)} of training",
     }
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A length of time for people: '40 s', '12 min', '1.5 h'."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

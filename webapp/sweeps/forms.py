@@ -3,16 +3,21 @@ code), plus the search space and the sweep's settings. The API validates through
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 
-from training.search import PrunerSpec, SearchSpace, SpaceError, check_method, list_space_presets
+from training.search import PrunerSpec, SearchSpace, SpaceError, check_method, list_space_presets, widen_space
+from training.search.space import Choice, IntRange
 from webapp.experiments.forms import ExperimentForm
+from webapp.sweeps.driver import Widening, widened_budget
 from webapp.sweeps.models import Method, ObjectiveChoice, Pruner, Sweep
 
 MAX_TRIALS = 10_000
 MAX_PARALLELISM = 64
+MIN_HOURS = 0.001  # 3.6 seconds
+MAX_HOURS = 100_000.0
 
 
 class SpaceField(forms.JSONField):
@@ -21,6 +26,20 @@ class SpaceField(forms.JSONField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6}))
         super().__init__(**kwargs)
+
+
+class HoursField(forms.FloatField):
+    """An optional hours budget: the trials' training time added up (two trials running side by side for
+    an hour use two hours). No new trial starts once it is used; running ones finish."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Maximum hours in all")
+        kwargs.setdefault(
+            "help_text",
+            "optional: all trials' training time added up (not the clock since the start); "
+            "no new trial starts once it is used",
+        )
+        super().__init__(required=False, min_value=MIN_HOURS, max_value=MAX_HOURS, **kwargs)
 
 
 class SweepForm(ExperimentForm):
@@ -34,6 +53,7 @@ class SweepForm(ExperimentForm):
     max_epochs = forms.IntegerField(
         min_value=1, required=False, label="Maximum epochs in all", help_text="optional: all trials' epochs together"
     )
+    max_hours = HoursField()
     parallelism = forms.IntegerField(
         min_value=1, max_value=MAX_PARALLELISM, initial=2, help_text="trials queued or running at once"
     )
@@ -101,6 +121,7 @@ class SweepForm(ExperimentForm):
             pruner=data["pruner"],
             max_trials=data["max_trials"],
             max_epochs=data.get("max_epochs"),
+            max_hours=data.get("max_hours"),
             parallelism=data["parallelism"],
             seed=data["seed"],
             priority=data["priority"],
@@ -112,11 +133,141 @@ class SweepForm(ExperimentForm):
 
 
 class AddTrialsForm(forms.Form):
-    trials = forms.IntegerField(min_value=0, max_value=MAX_TRIALS, initial=10, label="Trials to add")
+    trials = forms.IntegerField(min_value=0, max_value=MAX_TRIALS, initial=10, required=False, label="Trials to add")
     max_epochs = forms.IntegerField(min_value=1, required=False, label="New maximum epochs in all")
+    max_hours = HoursField(label="New maximum hours in all")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if not cleaned.get("trials") and cleaned.get("max_epochs") is None and not self.errors:
-            raise forms.ValidationError("Add trials or raise the epoch budget.")
+        raised = cleaned.get("trials") or any(cleaned.get(k) is not None for k in ("max_epochs", "max_hours"))
+        if not raised and not self.errors:
+            raise forms.ValidationError("Add trials or raise the epoch or hours budget.")
         return cleaned
+
+
+class WidenForm(forms.Form):
+    """Widen a sweep's space, keeping its trials (the API's form: `space` names only the changed
+    parameters), with the budget the wider space needs. `widening` is set once it is valid."""
+
+    space = forms.JSONField(
+        required=False,
+        help_text='only the parameters to widen, e.g. {"lr": {"low": 0.00001}} or {"optimizer": ["sgd", "adam"]}',
+    )
+    trials = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_TRIALS,
+        required=False,
+        label="Trials to add",
+        help_text="empty: a grid gets one trial per new point; random and TPE need more once their trials are used",
+    )
+    max_epochs = forms.IntegerField(min_value=1, required=False, label="New maximum epochs in all")
+    max_hours = HoursField(label="New maximum hours in all")
+
+    def __init__(self, *args: Any, sweep: Sweep, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sweep = sweep
+        self.widening: Widening | None = None
+
+    def changes(self, cleaned: dict[str, Any]) -> Any:
+        return cleaned.get("space")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            space = widen_space(self.sweep.space, self.changes(cleaned))
+            check_method(space, self.sweep.method)
+            widening = Widening(space, cleaned.get("trials"), cleaned.get("max_epochs"), cleaned.get("max_hours"))
+            widened_budget(self.sweep, widening, self.sweep.records())
+        except SpaceError as exc:
+            for name, message in exc.errors.items():
+                self.add_widen_error(name, message)
+            return cleaned
+        self.widening = widening
+        return cleaned
+
+    def add_widen_error(self, name: str, message: str) -> None:
+        """An error of the space (by parameter) or of the budget (by field) on the field to blame."""
+        if name in self.fields:
+            self.add_error(name, message)
+        else:
+            self.add_error("space", message if name == "__all__" else f"{name}: {message}")
+
+
+class WidenPageForm(WidenForm):
+    """The sweep page's version: each parameter's values (comma-separated) or its low and high, filled
+    in with the current ones, instead of JSON."""
+
+    def __init__(self, *args: Any, sweep: Sweep, **kwargs: Any) -> None:
+        super().__init__(*args, sweep=sweep, **kwargs)
+        del self.fields["space"]
+        self.params = sweep.search_space.params
+        for param in self.params:
+            self.fields.update(param_fields(param))
+
+    def param_rows(self) -> list[tuple[str, list]]:
+        """(parameter, its bound fields), for the template."""
+        return [(p.name, [self[name] for name in param_fields(p)]) for p in self.params]
+
+    def changes(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for param in self.params:
+            if isinstance(param, Choice):
+                values = cleaned.get(f"{param.name}__values")
+                if values is not None and values != list(param.values):
+                    out[param.name] = values
+            else:
+                low, high = cleaned.get(f"{param.name}__low"), cleaned.get(f"{param.name}__high")
+                if (low, high) != (param.low, param.high) and None not in (low, high):
+                    out[param.name] = {"low": low, "high": high}
+        if not out:
+            raise SpaceError({"__all__": "Nothing changes: give a parameter a wider range or more values."})
+        return out
+
+    def add_widen_error(self, name: str, message: str) -> None:
+        fields = [f for f in self.fields if f.startswith(f"{name}__")]
+        if fields:
+            self.add_error(fields[0], message)
+        elif name in self.fields:
+            self.add_error(name, message)
+        else:
+            self.add_error(None, message)
+
+
+class ValuesField(forms.CharField):
+    """A list of values, comma-separated: numbers, true/false and words (quotes optional)."""
+
+    def to_python(self, value: Any) -> list[Any] | None:
+        text = super().to_python(value)
+        if not text:
+            return None
+        return [_value(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def param_fields(param) -> dict[str, forms.Field]:
+    """The widen form's fields for one parameter, filled in with its current values."""
+    if isinstance(param, Choice):
+        return {
+            f"{param.name}__values": ValuesField(
+                label=f"{param.name}: values",
+                initial=", ".join(_shown(v) for v in param.values),
+                help_text="comma-separated; keep the current ones and add more",
+            )
+        }
+    number = forms.IntegerField if isinstance(param, IntRange) else forms.FloatField
+    return {
+        f"{param.name}__low": number(label=f"{param.name}: from", initial=param.low),
+        f"{param.name}__high": number(label="to", initial=param.high),
+    }

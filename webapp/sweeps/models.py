@@ -4,6 +4,7 @@ truth: every decision rebuilds the search state from these rows (see `driver`)."
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -65,11 +66,20 @@ class Sweep(models.Model):
     objective = models.CharField(max_length=8, choices=ObjectiveChoice.choices, default=ObjectiveChoice.VAL_ACC)
     max_trials = models.PositiveIntegerField()
     max_epochs = models.PositiveIntegerField(null=True, blank=True, help_text="epochs of all trials together")
+    max_hours = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.001)],
+        help_text="hours of training of all trials added up (their epochs' run time, not the wall clock)",
+    )
     parallelism = models.PositiveIntegerField(default=1, help_text="trials queued or running at once")
     seed = models.IntegerField(default=0)
     pruner = models.CharField(max_length=10, choices=Pruner.choices, default=Pruner.ASHA)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     status = models.CharField(max_length=10, choices=SweepStatus.choices, default=SweepStatus.RUNNING)
+    space_history = models.JSONField(
+        default=list, blank=True, help_text="each widening of the space: when, by whom, after how many trials, what"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -97,7 +107,7 @@ class Sweep(models.Model):
 
     @property
     def budget(self) -> Budget:
-        return Budget(self.max_trials, self.max_epochs)
+        return Budget(self.max_trials, self.max_epochs, self.max_hours)
 
     def pruner_spec(self) -> PrunerSpec:
         return PrunerSpec(self.pruner, max_epochs=int(self.search_space.largest("epochs", self.base_config)))
@@ -119,6 +129,22 @@ class Sweep(models.Model):
             seconds[experiment_id] = seconds.get(experiment_id, 0.0) + took
         return [t.record(values.get(t.experiment_id, {}), seconds.get(t.experiment_id, 0.0)) for t in trials]
 
+    def budget_used(self, records: list[TrialRecord] | None = None) -> dict:
+        """What the trials used of the budget (running ones up to their last epoch); `text` for the page."""
+        from webapp.sweeps.estimate import duration
+
+        records = self.records() if records is None else records
+        trials, epochs = len(records), sum(r.epochs_run for r in records)
+        seconds = sum(r.seconds for r in records)
+        parts = [
+            f"{trials} of {self.max_trials} trials",
+            f"{epochs} of {self.max_epochs} epochs" if self.max_epochs else f"{epochs} epochs",
+            f"{duration(seconds)} of {duration(self.max_hours * 3600)} of training"
+            if self.max_hours
+            else f"{duration(seconds)} of training",
+        ]
+        return {"trials": trials, "epochs": epochs, "hours": seconds / 3600, "text": " · ".join(parts)}
+
     def summary_dict(self) -> dict:
         return {
             "id": self.pk,
@@ -131,6 +157,7 @@ class Sweep(models.Model):
             "pruner": self.pruner,
             "max_trials": self.max_trials,
             "max_epochs": self.max_epochs,
+            "max_hours": self.max_hours,
             "parallelism": self.parallelism,
             "trials": self.trials.count(),
             "created_at": iso(self.created_at),
@@ -147,6 +174,7 @@ class Sweep(models.Model):
             "config": self.config,
             "presets": self.presets,
             "space": self.space,
+            "space_history": self.space_history,
             "seed": self.seed,
             "priority": self.priority,
         }

@@ -29,6 +29,7 @@ def sweep_report(sweep: Sweep) -> dict:
         "direction": str(sweep.goal.direction),
         "space_lines": sweep.search_space.describe(),
         "rungs": rungs(sweep.pruner_spec()),
+        "budget_used": sweep.budget_used(records),
         "trials": trials,
         "best": best_row.to_dict(best) | {"test_metrics": best_row.experiment.test_summary} if best_row else None,
         "importance": importance,

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/stop/", views.sweep_stop, name="sweep_stop"),
     path("<int:pk>/resume/", views.sweep_resume, name="sweep_resume"),
     path("<int:pk>/add/", views.sweep_add_trials, name="sweep_add_trials"),
+    path("<int:pk>/widen/", views.sweep_widen, name="sweep_widen"),
 ]

@@ -1,4 +1,4 @@
-"""The sweep pages: the list, the form, the live page, and stop / resume / add trials."""
+"""The sweep pages: the list, the form, the live page, and stop / resume / add trials / widen the space."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from training import TrainConfig
 from training.presets import PRESETS
-from training.search import Budget
+from training.search import Budget, SpaceError
 from training.search.records import TrialState
 from webapp.experiments import states
 from webapp.sweeps import driver
 from webapp.sweeps.access import sweep_for, sweeps_for
 from webapp.sweeps.estimate import estimate
-from webapp.sweeps.forms import AddTrialsForm, SweepForm
+from webapp.sweeps.forms import AddTrialsForm, SweepForm, WidenPageForm
 from webapp.sweeps.models import SweepStatus
 from webapp.teams.access import can_write, writable_teams
 
@@ -52,24 +53,27 @@ def config_options() -> list[dict]:
 
 @login_required
 def sweep_detail(request, pk: int):
-    sweep = sweep_for(request.user, pk)
+    return detail_page(request, sweep_for(request.user, pk))
+
+
+def detail_page(request, sweep, widen_form: WidenPageForm | None = None, status: int = 200):
     page_data = {
         "sweep": sweep.summary_dict(),
         "states": states.for_pages(),
         "trial_states": {t.name: t.value for t in TrialState},
         "data_url": reverse("api_sweep_detail", args=[sweep.pk]),
     }
-    return render(
-        request,
-        "sweeps/detail.html",
-        {
-            "sweep": sweep,
-            "can_write": can_write(request.user, sweep.team_id),
-            "space_lines": sweep.search_space.describe(),
-            "page_data": page_data,
-            "add_form": AddTrialsForm(),
-        },
-    )
+    context = {
+        "sweep": sweep,
+        "can_write": can_write(request.user, sweep.team_id),
+        "space_lines": sweep.search_space.describe(),
+        "budget_used": sweep.budget_used(),
+        "space_history": [entry | {"when": parse_datetime(entry["at"])} for entry in sweep.space_history],
+        "page_data": page_data,
+        "add_form": AddTrialsForm(),
+        "widen_form": widen_form or WidenPageForm(sweep=sweep),
+    }
+    return render(request, "sweeps/detail.html", context, status=status)
 
 
 @login_required
@@ -101,10 +105,32 @@ def sweep_add_trials(request, pk: int):
     sweep = sweep_for(request.user, pk, write=True)
     form = AddTrialsForm(request.POST)
     if form.is_valid():
-        driver.add_trials(sweep, form.cleaned_data["trials"] or 0, form.cleaned_data.get("max_epochs"))
-        messages.success(request, f"The budget is now {sweep.max_trials} trials.")
+        data = form.cleaned_data
+        driver.add_trials(sweep, data["trials"] or 0, data.get("max_epochs"), data.get("max_hours"))
+        messages.success(request, f"Budget raised; used so far: {sweep.budget_used()['text']}.")
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(sweep)
+
+
+@login_required
+@require_POST
+def sweep_widen(request, pk: int):
+    """Widen the space (each parameter's values or range, from the page's fields); the form again, with
+    its errors on the fields to blame, when the change would narrow it or leave nothing to run."""
+    sweep = sweep_for(request.user, pk, write=True)
+    form = WidenPageForm(request.POST, sweep=sweep)
+    if form.is_valid():
+        try:
+            driver.widen(sweep, form.widening, by=request.user.get_username())
+        except SpaceError as exc:  # another change came first
+            for name, message in exc.errors.items():
+                form.add_widen_error(name, message)
+    if not form.is_valid():
+        messages.error(request, "The space was not changed: see the errors below.")
+        return detail_page(request, sweep, form, status=400)
+    change = "; ".join(sweep.space_history[-1]["changes"])
+    messages.success(request, f"Widened ({change}); the sweep goes on with up to {sweep.max_trials} trials.")
     return redirect(sweep)
 
 
@@ -119,7 +145,7 @@ def sweep_estimate(request):
         errors = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
         return JsonResponse({"errors": errors}, status=400)
     cleaned = form.cleaned_data
-    budget = Budget(cleaned["max_trials"], cleaned.get("max_epochs"))
+    budget = Budget(cleaned["max_trials"], cleaned.get("max_epochs"), cleaned.get("max_hours"))
     return JsonResponse(
         estimate(form.search_space, cleaned["method"], budget, cleaned["pruner"], form.config, cleaned["dataset"])
     )
