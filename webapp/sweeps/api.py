@@ -3,8 +3,10 @@ outsiders get 404). Creating validates through the sweep form, so errors name th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import QueryDict
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -162,7 +164,10 @@ def sweep_widen(request: Request, pk: int) -> Response:
     sweep = sweep_for(request.user, pk, write=True)
     if not isinstance(request.data, dict):
         return Response({"errors": {"__all__": ["send a JSON object"]}}, status=400)
-    form = WidenForm(request.data, sweep=sweep)
+    data = dict(request.data.items())
+    if "space" in data and not isinstance(request.data, QueryDict):
+        data["space"] = json.dumps(data["space"])  # the form's JSON field reads text (as a form post sends it)
+    form = WidenForm(data, sweep=sweep)
     if form.is_valid():
         try:
             driver.widen(sweep, form.widening, by=request.user.get_username())
