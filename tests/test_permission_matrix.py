@@ -132,11 +132,13 @@ MATRIX: dict[str, list[Case]] = {
     "sweep_stop": [team_write("post", "sweep", 302)],
     "sweep_resume": [team_write("post", "sweep", 302)],  # it is running: a message says so
     "sweep_add_trials": [team_write("post", "sweep", 302, data={"trials": 1})],
+    "sweep_widen": [team_write("post", "sweep", 400)],  # the page again, with its errors: nothing changed
     "api_sweep_list": [signed_in(anonymous=API), creating(API, 400, data={"name": "x"})],
     "api_sweep_detail": [team_read("sweep", anonymous=API)],
     "api_sweep_stop": [team_write("post", "sweep", 200, anonymous=API)],
     "api_sweep_resume": [team_write("post", "sweep", 409, anonymous=API)],  # it is running
     "api_sweep_add_trials": [team_write("post", "sweep", 200, anonymous=API, data={"trials": 1})],
+    "api_sweep_widen": [team_write("post", "sweep", 400, anonymous=API)],  # no space given
 }
 # The admin: staff only (others go to its login page); its routes are checked by kind, below.
 ADMIN_SPECIAL = {
