@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.sweep_helpers import active_trials, fresh, make_sweep, sweep_finished, trial_experiments
+from training.search import widen_space
 from webapp.experiments.files import last_checkpoint_path
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.states import ACTIVE, Status
@@ -133,3 +134,32 @@ def test_a_finished_sweep_takes_more_trials_and_keeps_its_history(celery_worker,
     sweep = sweep_finished(sweep)
     assert sorted(e.config["lr"] for e in trial_experiments(sweep)) == [0.01, 0.02, 0.03]
     assert sweep.max_trials == 6
+
+
+def test_a_finished_tpe_sweep_widened_keeps_its_trials_and_runs_new_ones_from_the_wider_range(
+    celery_worker, owner, tiny_dataset
+):
+    space = {"lr": {"low": 0.01, "high": 0.02}}
+    sweep = make_sweep(owner, tiny_dataset, space, method="tpe", max_trials=2, parallelism=2, config={"epochs": 1})
+    driver.send_advance(sweep)
+    first = sweep_finished(sweep)
+    before = [(t.number, t.params, t.experiment_id) for t in first.trial_rows()]
+    driver.widen(first, driver.Widening(widen_space(space, {"lr": {"high": 0.5}}), trials=2), by="alice")
+    sweep = sweep_finished(sweep)
+    rows = list(sweep.trial_rows())
+    assert [(t.number, t.params, t.experiment_id) for t in rows[:2]] == before  # the history stays
+    assert [t.number for t in rows] == [0, 1, 2, 3] and sweep.max_trials == 4
+    assert all(t.experiment.status == Status.SUCCEEDED for t in rows), [t.experiment.error for t in rows]
+    new = [t.experiment.config["lr"] for t in rows[2:]]
+    assert all(0.01 <= lr <= 0.5 for lr in new) and any(lr > 0.02 for lr in new), new
+    assert [entry["changes"] for entry in sweep.space_history] == [["lr: 0.01 to 0.02 -> 0.01 to 0.5"]]
+
+
+def test_a_finished_grid_widened_runs_only_its_new_points(celery_worker, owner, tiny_dataset):
+    sweep = make_sweep(owner, tiny_dataset, {"lr": [0.01, 0.02]}, max_trials=2, parallelism=2, config={"epochs": 1})
+    driver.send_advance(sweep)
+    first = sweep_finished(sweep)
+    driver.widen(first, driver.Widening(widen_space(first.space, {"lr": [0.01, 0.02, 0.03]})))
+    sweep = sweep_finished(sweep)
+    assert sorted(e.config["lr"] for e in trial_experiments(sweep)) == [0.01, 0.02, 0.03]
+    assert sweep.max_trials == 3 and sweep.status == SweepStatus.FINISHED
