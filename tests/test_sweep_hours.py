@@ -119,3 +119,14 @@ def test_the_page_and_the_api_show_the_budget_used(client, owner, tiny_dataset):
     page = client.get(f"/sweeps/{sweep.pk}/").content.decode()
     assert '<span id="budget-used">2 of 10 trials · 3 of 20 epochs · 60 s of 30 min of training</span>' in page
     assert "/ 0.5 h of training" in page
+
+
+def test_the_cost_estimate_stops_at_the_hours_budget(client, owner, tiny_dataset):
+    history = make_sweep(owner, tiny_dataset, SPACE, method="random")
+    trained(history, 0, [100.0, 100.0])  # the team's finished run like this one: 100 s an epoch
+    client.force_login(owner)
+    form = sweep_form(tiny_dataset, {"lr": [0.01, 0.02, 0.03]}, epochs=3, max_trials=3)
+    full = client.post("/sweeps/estimate/", form).json()
+    assert full["epochs"] == 9 and full["seconds"] == pytest.approx(900)
+    capped = client.post("/sweeps/estimate/", form | {"max_hours": "0.1"}).json()
+    assert capped["seconds"] == pytest.approx(360) and "cut short by the budget of 6 min" in capped["text"]
