@@ -268,6 +268,8 @@ def param_fields(param) -> dict[str, forms.Field]:
         }
     number = forms.IntegerField if isinstance(param, IntRange) else forms.FloatField
     return {
-        f"{param.name}__low": number(label=f"{param.name}: from", initial=param.low),
-        f"{param.name}__high": number(label="to", initial=param.high),
+        f"{param.name}__low": number(
+            label=f"{param.name}: from", initial=param.low, help_text=f"now {param.describe()}"
+        ),
+        f"{param.name}__high": number(label=f"{param.name}: to", initial=param.high),
     }
