@@ -18,5 +18,5 @@ class SweepAdmin(admin.ModelAdmin):
     list_display = ("name", "team", "dataset", "method", "objective", "pruner", "status", "max_trials", "created_at")
     list_filter = ("status", "method", "pruner", "team")
     search_fields = ("name",)
-    readonly_fields = ("created_at", "finished_at")
+    readonly_fields = ("created_at", "finished_at", "space_history")
     inlines = [TrialInline]
