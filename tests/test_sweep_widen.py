@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.sweep_helpers import fresh, make_sweep
+from training.search import SpaceError, widen_space
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.states import Status
 from webapp.sweeps import driver
@@ -215,3 +216,19 @@ def test_the_widen_endpoint_is_in_the_openapi_schema(client):
     assert operation["operationId"] == "sweeps_widen"
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert {"space", "trials", "max_epochs", "max_hours"} <= set(schema["components"]["schemas"][body]["properties"])
+
+
+def test_a_widening_checked_against_an_older_space_is_refused_under_the_lock(owner, tiny_dataset):
+    sweep = finished_sweep(owner, tiny_dataset, {"lr": {"low": 0.01, "high": 0.02}}, NARROW_LR, method="random")
+    first = driver.Widening(widen_space(sweep.space, {"lr": {"high": 1.0}}), trials=2)
+    second = driver.Widening(widen_space(sweep.space, {"lr": {"high": 0.5}}), trials=2)  # made before `first` ran
+    driver.widen(sweep, first, by="alice")
+    with pytest.raises(SpaceError) as caught:
+        driver.widen(sweep, second, by="bob")
+    assert caught.value.errors == {
+        "space": "lr: 0.01 to 0.5 does not hold the old range 0.01 to 1; a sweep's range can only be widened"
+    }
+    with pytest.raises(SpaceError) as caught:
+        driver.widen(sweep, first, by="alice")
+    assert caught.value.errors == {"space": "nothing changes: give a parameter a wider range or more values"}
+    assert [entry["by"] for entry in fresh(sweep).space_history] == ["alice"]

@@ -221,7 +221,8 @@ def widen(sweep: Sweep, widening: Widening, by: str = "") -> None:
         try:
             check_widens(old, widening.space)
         except SpaceError as exc:
-            raise SpaceError({"space": " ".join(f"{k}: {v}" for k, v in exc.errors.items())}) from None
+            problems = (v if k == "__all__" else f"{k}: {v}" for k, v in exc.errors.items())
+            raise SpaceError({"space": " ".join(problems)}) from None
         records = locked.records()
         budget = widened_budget(locked, widening, records)
         entry = {"at": iso(timezone.now()), "by": by, "after_trials": len(records), "space": locked.space}
