@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django import template
 
+from webapp.experiments.compare import MAX_COMPARED, MIN_COMPARED
+
 register = template.Library()
 
 
@@ -23,3 +25,11 @@ def duration(value: timedelta | None) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+@register.inclusion_tag("includes/compare_bar.html")
+def compare_bar(scope: str, key: object = "", best_n: bool = False) -> dict:
+    """The "Compare (n)" bar for the runs ticked in a list; `scope` (and `key`, e.g. a sweep's number) names
+    the selection kept in the browser tab; `best_n` adds the "tick the best N" shortcut (sweep pages)."""
+    scope = f"{scope}-{key}" if key != "" else scope
+    return {"scope": scope, "best_n": best_n, "compare_min": MIN_COMPARED, "compare_max": MAX_COMPARED}
