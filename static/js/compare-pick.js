@@ -36,7 +36,10 @@
 
   function chip(id, label) {
     const li = document.createElement("li");
-    li.textContent = label;
+    const text = document.createElement("span");
+    text.textContent = label;
+    text.title = label;
+    li.appendChild(text);
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "chip-remove";
