@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from tests.browser import BrowserTestCase, chromium_page, member_with_digits, sign_in
 from tests.conftest import PASSWORD
@@ -17,6 +18,7 @@ from webapp.experiments import live
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import Status
 from webapp.sweeps.models import Trial
+from webapp.teams.models import Role
 
 CONFIG = TrainConfig.from_dict(TINY_CONFIG).to_dict()
 
@@ -109,6 +111,11 @@ class TickRunsInTheList(Picking):
 
 @pytest.mark.browser
 class TickTooManyRuns(Picking):
+    def setUp(self) -> None:
+        super().setUp()
+        other = get_user_model().objects.create_user("quinn", password=PASSWORD)
+        self.dataset.team.add_member(other, Role.VIEWER)
+
     def test_more_than_ten_runs_disable_the_button_and_say_why(self) -> None:
         runs = [self.make(f"many {i}") for i in range(11)]
         with chromium_page(self.live_server_url) as page:
@@ -123,6 +130,12 @@ class TickTooManyRuns(Picking):
             assert not self.box(page, runs[0]).is_checked()
             assert go.inner_text() == "Compare (10)" and go.is_enabled()
             assert page.inner_text("#compare-hint") == ""
+
+            # Another user signing in in this tab starts with nothing ticked.
+            page.click("text=Sign out")
+            sign_in(page, "quinn", PASSWORD)
+            page.goto("/?page_size=20")
+            assert page.inner_text("#compare-go") == "Compare (0)" and ticked(page) == []
 
 
 @pytest.mark.browser

@@ -82,7 +82,7 @@ def test_every_row_of_every_table_carries_a_checkbox_with_its_id(client, owner, 
 
     [bar] = page.bars
     assert bar["id"] == "compare-picks" and bar["action"] == reverse("experiment_compare")
-    assert bar["method"] == "get" and bar["data-scope"] == "list"
+    assert bar["method"] == "get" and bar["data-scope"] == f"list.u{owner.pk}"
     assert (int(bar["data-min"]), int(bar["data-max"])) == (MIN_COMPARED, MAX_COMPARED)
     assert 'id="compare-go"' in html and 'id="compare-clear"' in html
     assert "js/compare-pick.js" in html and "css/compare-pick.css" in html
@@ -116,7 +116,7 @@ def test_the_sweep_page_has_the_compare_bar_and_the_pick_column(client, owner, t
     client.force_login(owner)
     html = client.get(reverse("sweep_detail", args=[sweep.pk])).content.decode()
     [bar] = Page(html).bars
-    assert bar["data-scope"] == f"sweep-{sweep.pk}" and bar["action"] == reverse("experiment_compare")
+    assert bar["data-scope"] == f"sweep-{sweep.pk}.u{owner.pk}" and bar["action"] == reverse("experiment_compare")
     assert 'id="pick-best"' in html and 'id="pick-best-n"' in html
     assert '<th class="pick"><span class="visually-hidden">Compare</span></th>' in html
     assert "js/compare-pick.js" in html and html.index("js/compare-pick.js") < html.index("js/sweep.js")
