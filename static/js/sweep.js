@@ -75,6 +75,34 @@
     return td;
   }
 
+  // A checkbox to tick the trial's experiment for the compare page (compare-pick.js keeps the selection).
+  const pickLabel = (t) => `#${t.experiment.id} ${t.experiment.name}`;
+
+  function pickCell(t) {
+    const td = document.createElement("td");
+    td.className = "pick";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.className = "compare-pick";
+    box.value = t.experiment.id;
+    box.dataset.label = pickLabel(t);
+    box.setAttribute("aria-label", `Compare trial ${t.number} (${pickLabel(t)})`);
+    if (window.comparePicker) box.checked = window.comparePicker.has(t.experiment.id);
+    td.appendChild(box);
+    return td;
+  }
+
+  // "Tick the best N": the N best-ranked trials that have an objective value replace the selection.
+  const pickBest = $("#pick-best");
+  if (pickBest && window.comparePicker) {
+    pickBest.addEventListener("click", () => {
+      if (!report) return;
+      const n = Math.max(1, Math.min(Number($("#pick-best-n").value) || 0, window.comparePicker.max));
+      const best = report.trials.filter((t) => t.value !== null).sort((a, b) => a.rank - b.rank).slice(0, n);
+      window.comparePicker.choose(best.map((t) => [t.experiment.id, pickLabel(t)]));
+    });
+  }
+
   function renderTable() {
     const body = $("#trial-table tbody");
     const rows = sorted();
@@ -85,6 +113,7 @@
       tr.dataset.trial = t.number;
       tr.dataset.status = t.experiment.status;
       if (t.number === bestNumber) tr.className = "best";
+      tr.appendChild(pickCell(t));
       cell(tr, t.rank, "num");
       const link = cell(tr, "", "num");
       const a = document.createElement("a");
