@@ -278,3 +278,38 @@ def test_the_endpoints_are_in_the_openapi_schema(client, owner):
     patch = paths["/api/datasets/uploads/{id}/"]["patch"]
     assert "application/offset+octet-stream" in patch["requestBody"]["content"]
     assert "409" in patch["responses"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_chunk_above_the_chunk_cap_is_refused_before_its_body_is_read(owner, settings):
+    from asgiref.sync import sync_to_async
+
+    from tests.test_security_bodies import Recorder, first_response, http_scope
+    from webapp.core.bodies import RequireSessionForBodies
+
+    settings.UPLOAD_CHUNK_MAX = 2**20
+    key = await sync_to_async(lambda: Token.objects.create(user=owner).key)()
+    inner = Recorder()
+    guard = RequireSessionForBodies(inner)
+    path = f"/api/datasets/uploads/{uuid.uuid4()}/"
+    headers = {"authorization": f"Token {key}", "upload-offset": "0"}
+    status, body = await first_response(guard, http_scope(path, {**headers, "content-length": str(2**20 + 1)}, "PATCH"))
+    assert status == 413 and b"A chunk may have at most 1.0 MiB" in body and inner.calls == 0
+    status, _ = await first_response(guard, http_scope(path, {**headers, "content-length": str(2**20)}, "PATCH"))
+    assert status == 204 and inner.calls == 1
+    # Without a session or token a chunk larger than a small form never gets in.
+    status, _ = await first_response(guard, http_scope(path, {"content-length": str(2**17)}, "PATCH"))
+    assert status == 403 and inner.calls == 1
+
+
+def test_finishing_moves_the_file_into_storage_without_copying_it(owner, team, upload_dir, settings):
+    from django.core.files.storage import default_storage
+
+    api = token_client(owner)
+    url = uploaded(api, team, zip_bytes(class_entries(2, 6)), chunk=4096)
+    [folder] = upload_dir.iterdir()
+    inode = (folder / "data").stat().st_ino
+    assert api.post(url + "finish/").status_code == 201
+    stored = Path(default_storage.path(Dataset.objects.get().upload.name))
+    assert stored.stat().st_ino == inode and not folder.exists()
