@@ -25,7 +25,7 @@ from webapp.datasets import chunked
 from webapp.datasets.models import REJECTED, ChunkedUpload, Dataset, DatasetStatus
 
 pytestmark = pytest.mark.django_db
-CHUNK = "application/offset+octet-stream"
+CHUNK = "application/octet-stream"
 
 
 @pytest.fixture(autouse=True)
@@ -276,7 +276,7 @@ def test_the_endpoints_are_in_the_openapi_schema(client, owner):
     assert {"get", "patch", "delete"} <= set(paths["/api/datasets/uploads/{id}/"])
     assert "post" in paths["/api/datasets/uploads/{id}/finish/"]
     patch = paths["/api/datasets/uploads/{id}/"]["patch"]
-    assert "application/offset+octet-stream" in patch["requestBody"]["content"]
+    assert "application/octet-stream" in patch["requestBody"]["content"]
     assert "409" in patch["responses"]
 
 

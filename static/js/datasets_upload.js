@@ -98,7 +98,7 @@
       const start = offset;
       const answer = await patient(async () => {
         const sent = await request("PATCH", url, file.slice(start, start + size),
-          { "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(start) },
+          { "Content-Type": "application/octet-stream", "Upload-Offset": String(start) },
           (loaded) => show(start + loaded, file.size));
         if (sent.status === 400 && typeof sent.json.offset === "number") return { status: 409, json: sent.json };
         return sent;

@@ -115,7 +115,7 @@ CHUNK_DOC = extend_schema(
             "Upload-Offset", int, OpenApiParameter.HEADER, required=True, description="the offset the chunk starts at"
         )
     ],
-    request={"application/offset+octet-stream": OpenApiTypes.BINARY},
+    request={"application/octet-stream": OpenApiTypes.BINARY},
     responses={
         200: ChunkedUploadSerializer,
         400: OffsetErrorSerializer,
@@ -131,7 +131,7 @@ CHUNK_DOC = extend_schema(
 def _chunk_headers(request: Request) -> tuple[int, int]:
     content_type = request.content_type.split(";")[0].strip().lower()
     if content_type not in CHUNK_TYPES:
-        raise chunked.UploadRefused(415, "Send a chunk as application/offset+octet-stream.")
+        raise chunked.UploadRefused(415, "Send a chunk as application/octet-stream.")
     length = request.META.get("CONTENT_LENGTH")
     if not length:
         raise chunked.UploadRefused(411, "A chunk needs a Content-Length.")
