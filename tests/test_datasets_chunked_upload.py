@@ -313,3 +313,20 @@ def test_finishing_moves_the_file_into_storage_without_copying_it(owner, team, u
     assert api.post(url + "finish/").status_code == 201
     stored = Path(default_storage.path(Dataset.objects.get().upload.name))
     assert stored.stat().st_ino == inode and not folder.exists()
+
+
+def test_an_upload_of_a_deleted_team_goes_with_its_bytes(owner, team, upload_dir, django_capture_on_commit_callbacks):
+    start(token_client(owner), team, 100)
+    [folder] = upload_dir.iterdir()
+    with django_capture_on_commit_callbacks(execute=True):
+        team.delete()
+    assert not ChunkedUpload.objects.exists() and not folder.exists()
+
+
+def test_admins_see_open_uploads_and_how_far_they_got(admin_client, owner, team):
+    url = start(token_client(owner), team, 2048).json()["url"]
+    send(token_client(owner), url, 0, b"x" * 1024)
+    page = admin_client.get(reverse("admin:datasets_chunkedupload_changelist"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "big.zip" in html and "1.0 KiB of 2.0 KiB" in html and "alice" in html

@@ -94,7 +94,9 @@
 
   async function send(file, url, offset, chunkMax) {
     const size = Math.min(Number(form.dataset.chunkBytes) || chunkMax, chunkMax);
+    let stuck = 0;  // answers in a row that did not move the offset
     while (offset < file.size) {
+      if (stuck > RETRIES) throw new Stop("The server keeps refusing the next chunk; choose the file again to retry.");
       const start = offset;
       const answer = await patient(async () => {
         const sent = await request("PATCH", url, file.slice(start, start + size),
@@ -104,6 +106,7 @@
         return sent;
       });
       if (answer.status !== 200 && answer.status !== 409) throw new Stop(message(answer.json));
+      stuck = answer.json.offset > offset ? 0 : stuck + 1;
       offset = answer.json.offset;  // 409: the server has another offset; go on from there
       show(offset, file.size);
     }

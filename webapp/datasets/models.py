@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -369,3 +370,10 @@ class ChunkedUpload(models.Model):
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at),
         }
+
+
+@receiver(post_delete, sender=ChunkedUpload)
+def _delete_chunks(sender, instance: ChunkedUpload, **kwargs) -> None:
+    """However the row goes (finished, cancelled, expired, its owner or team deleted), its bytes go too."""
+    folder = instance.folder  # now: the instance loses its id once the delete is done
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
