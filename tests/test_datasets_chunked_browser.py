@@ -76,10 +76,14 @@ class ChunkedUploadInTheBrowser(BrowserTestCase):
                 page.route("**/api/datasets/uploads/*/", cutter)
                 page.goto("/datasets/upload/")
                 fill_form(page, archive)
-                while len(cutter.offsets) < 5:
+                for _ in range(600):  # a minute at most (waiting in Playwright lets the routes run)
+                    if len(cutter.offsets) >= 5:
+                        break
                     page.wait_for_timeout(100)
                 assert cutter.offsets[:4] == [0, CHUNK, CHUNK, 2 * CHUNK]  # the lost chunk came again
                 page.wait_for_function("document.getElementById('upload-text').textContent.includes('trying again')")
+                assert page.is_visible("#upload-progress")  # with how far it got
+                assert page.evaluate("parseInt(document.getElementById('upload-bar').style.width)") > 0
                 # The page is reloaded (or the browser closed); the same file is chosen again.
                 page.unroute("**/api/datasets/uploads/*/")
                 page.goto("/datasets/upload/")
