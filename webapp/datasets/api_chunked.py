@@ -18,7 +18,8 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from webapp.core.api_schema import ErrorSerializer
+from webapp.core.api_pages import Pages
+from webapp.core.api_schema import ErrorSerializer, page_of
 from webapp.datasets import chunked
 from webapp.datasets.api import DatasetSerializer
 from webapp.datasets.models import ChunkedUpload
@@ -90,13 +91,15 @@ def _refused(exc: chunked.UploadRefused) -> Response:
         429: ErrorSerializer,
     },
 )
-@extend_schema(methods=["GET"], operation_id="datasets_uploads_list", responses=ChunkedUploadSerializer(many=True))
+@extend_schema(methods=["GET"], operation_id="datasets_uploads_list", responses=page_of(ChunkedUploadSerializer))
 @api_view(["GET", "POST"])
 def upload_list(request: Request) -> Response:
     """GET: your unfinished uploads. POST: start a chunked upload of a big archive."""
     if request.method == "GET":
         chunked.reap()
-        return Response([u.to_dict() for u in chunked.ChunkedUpload.objects.filter(owner=request.user)])
+        pages = Pages()
+        page = pages.paginate_queryset(ChunkedUpload.objects.filter(owner=request.user), request)
+        return pages.get_paginated_response([u.to_dict() for u in page])
     if not writable_teams(request.user).exists():
         return Response({"error": "Viewers cannot upload datasets."}, status=status.HTTP_403_FORBIDDEN)
     try:
