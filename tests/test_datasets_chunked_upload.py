@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import time
 import uuid
 from datetime import timedelta
@@ -33,7 +34,8 @@ def upload_dir(settings):
     """A folder of this test's own for open uploads, next to the media folder (finishing moves the file)."""
     folder = Path(settings.DATA_DIR) / "test-uploads" / uuid.uuid4().hex[:8]
     settings.UPLOAD_DIR = folder
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def token_client(user) -> APIClient:
