@@ -22,7 +22,7 @@ from tests.conftest import PASSWORD
 from tests.helpers import folder_dataset
 from tests.results_helpers import trained_run
 from tests.sweep_helpers import sweep_with_trial
-from webapp.datasets.models import Rejection
+from webapp.datasets.models import ChunkedUpload, Rejection
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.routing import websocket_urlpatterns
 from webapp.teams.models import Role
@@ -114,6 +114,13 @@ MATRIX: dict[str, list[Case]] = {
     "api_dataset_versions": [team_read("dataset", anonymous=API)],
     "api_dataset_status": [team_read("dataset", anonymous=API)],
     "api_dataset_augment_preview": [team_read("dataset", anonymous=API, query="?preset=light")],
+    # Chunked uploads are their owner's alone (the world's owner is none of the visitors): 404 to others.
+    "api_chunked_uploads": [signed_in(anonymous=API), creating(API, 400)],
+    "api_chunked_upload": [
+        Case("get", "upload", {**dict.fromkeys(ROLES, 404), "anonymous": API}),
+        Case("patch", "upload", {**dict.fromkeys(ROLES, 404), "anonymous": API}),
+    ],
+    "api_chunked_upload_finish": [Case("post", "upload", {**dict.fromkeys(ROLES, 404), "anonymous": API})],
     # nginx's auth_request: 204 for anyone signed in, the API's refusal for the rest.
     "session_check": [signed_in(anonymous=API, ok=204)],
     # Results of a finished run: viewers read them (and predict: it changes nothing).
@@ -148,7 +155,13 @@ ADMIN_SPECIAL = {
     "admin:view_on_site": dict.fromkeys(ROLES, 302),
 }
 # Records the app writes itself (sign-in attempts, rejected uploads): nobody adds one by hand.
-for model in ("axes_accessattempt", "axes_accesslog", "axes_accessfailurelog", "datasets_rejection"):
+for model in (
+    "axes_accessattempt",
+    "axes_accesslog",
+    "axes_accessfailurelog",
+    "datasets_rejection",
+    "datasets_chunkedupload",
+):
     ADMIN_SPECIAL[f"admin:{model}_add"] = {**dict.fromkeys(ROLES, 302), "superuser": 403}
 CATCH_ALL = r"admin/(?P<url>.*)$"
 ADMIN_SPECIAL[CATCH_ALL] = {**dict.fromkeys(ROLES, 302), "superuser": 404}
@@ -207,6 +220,7 @@ def world(db, team, other_team, owner, teammate, viewer, outsider, django_user_m
     Group.objects.create(name="staff")
     Token.objects.create(user=owner)
     Rejection.objects.create(dataset_id=999, team=team, name="broken", user=owner, message="not an archive")
+    new_upload(team, owner)
     admin_log_rows()
     superuser = django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
     users = {"anonymous": None, "outsider": outsider, "viewer": viewer, "member": teammate, "superuser": superuser}
@@ -235,6 +249,15 @@ def new_experiment(dataset, owner) -> Experiment:
     return Experiment.objects.create(team=dataset.team, owner=owner, dataset=dataset, name="secret run", config=config)
 
 
+def new_upload(team, owner) -> ChunkedUpload:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    expires = timezone.now() + timedelta(hours=1)
+    return ChunkedUpload.objects.create(owner=owner, team=team, filename="big.zip", size=100, expires_at=expires)
+
+
 def url_for(name: str, case: Case, world) -> str:
     # A new queued experiment (and sweep) for each case: a member's write (a cancel, say) must not change
     # the next case.
@@ -249,6 +272,7 @@ def url_for(name: str, case: Case, world) -> str:
         "dataset": [world["dataset"].pk],
         "sample": [world["dataset"].pk, 0, 0],
         "sweep": [sweep_with_trial(world["owner"], world["dataset"]).pk if case.on == "sweep" else None],
+        "upload": [new_upload(world["dataset"].team, world["owner"]).pk if case.on == "upload" else None],
     }[case.on]
     query = case.query.format(experiment=experiment.pk, finished=getattr(finished, "pk", None))
     return reverse(name, args=args) + query

@@ -340,6 +340,15 @@ for _root in DATASET_FOLDER_ROOTS:
 # when TRAINYARD_DATASET_DOWNLOADS allows it and the machine has internet.
 DATASET_TORCHVISION_DIR = env_path("TRAINYARD_TORCHVISION_DIR", DATA_DIR / "torchvision")
 DATASET_DOWNLOADS = env_bool("TRAINYARD_DATASET_DOWNLOADS", True)
+# Chunked, resumable uploads (webapp/datasets/chunked.py): each open upload keeps its bytes in a folder of
+# its own here; one request carries at most UPLOAD_CHUNK_MAX bytes (so the proxy's body limit can stay
+# small); a user has at most UPLOAD_MAX_OPEN open uploads; one without a chunk for UPLOAD_EXPIRY_SECONDS
+# is removed with its bytes.
+UPLOAD_DIR = env_path("TRAINYARD_UPLOAD_DIR", DATA_DIR / "uploads")
+UPLOAD_CHUNK_MAX = env_int("TRAINYARD_UPLOAD_CHUNK_MAX", 16 * 2**20, 1)
+UPLOAD_CHUNK_BYTES = env_int("TRAINYARD_UPLOAD_CHUNK_BYTES", 8 * 2**20, 1)  # what the upload page sends
+UPLOAD_MAX_OPEN = env_int("TRAINYARD_UPLOAD_MAX_OPEN", 3, 1)
+UPLOAD_EXPIRY_SECONDS = env_int("TRAINYARD_UPLOAD_EXPIRY_SECONDS", 24 * 3600, 1)
 # A rejected upload leaves no row; its message waits here (Redis) for the page or the admin to show it.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

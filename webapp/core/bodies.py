@@ -30,10 +30,25 @@ def session_check(request):
     return Response(status=204)
 
 
-def body_cap() -> int:
+# Chunks of a chunked upload (webapp/datasets/chunked.py) go to these paths, and are capped by their own size.
+CHUNK_PATHS = "/api/datasets/uploads/"
+
+
+def body_cap(path: str = "") -> int:
     from webapp.datasets.forms import FORM_FIELDS_ROOM
 
+    if path.startswith(CHUNK_PATHS):
+        return settings.UPLOAD_CHUNK_MAX
     return settings.DATASET_MAX_BYTES + FORM_FIELDS_ROOM
+
+
+def too_large_message(path: str) -> str:
+    from webapp.datasets.forms import upload_too_large_message
+    from webapp.datasets.rejection import size_text
+
+    if path.startswith(CHUNK_PATHS):
+        return f"A chunk may have at most {size_text(settings.UPLOAD_CHUNK_MAX)}."
+    return upload_too_large_message()
 
 
 @database_sync_to_async
@@ -59,20 +74,21 @@ async def signed_in(headers: dict[bytes, bytes]) -> bool:
 
 class RequireSessionForBodies:
     """ASGI middleware for HTTP: a body over ANON_BODY_MAX bytes (or of unknown length) needs a signed-in
-    session, and no body may exceed the upload cap. Decided from the headers alone."""
+    session, and no body may exceed the upload cap (a chunk of a chunked upload: the chunk cap). Decided from
+    the headers alone."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            refusal = await self.refusal(dict(scope["headers"]))
+            refusal = await self.refusal(dict(scope["headers"]), scope.get("path", ""))
             if refusal is not None:
                 await respond(send, *refusal)
                 return
         await self.app(scope, receive, send)
 
-    async def refusal(self, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+    async def refusal(self, headers: dict[bytes, bytes], path: str = "") -> tuple[int, str] | None:
         try:
             length = int(headers[b"content-length"]) if b"content-length" in headers else None
         except ValueError:
@@ -81,10 +97,8 @@ class RequireSessionForBodies:
             return None  # no body
         if length is not None and length <= ANON_BODY_MAX:
             return None
-        if length is not None and length > body_cap():
-            from webapp.datasets.forms import upload_too_large_message
-
-            return 413, upload_too_large_message()
+        if length is not None and length > body_cap(path):
+            return 413, too_large_message(path)
         if not await signed_in(headers):
             return 403, "Sign in first: a request body this large needs a signed-in session."
         return None

@@ -12,6 +12,15 @@ def reap() -> dict[str, list[int]]:
     return {"experiments": reap_experiments(), "datasets": reap_datasets()}
 
 
+def periodically() -> None:
+    """What every worker does every TRAINYARD_REAPER_SECONDS: reap lost work, and remove chunked uploads
+    that expired (with their bytes)."""
+    from webapp.datasets import chunked
+
+    reap()
+    chunked.reap()
+
+
 def resend_lost() -> dict[str, list[int]]:
     """Queued work whose broker message is gone (a broker that lost its data): sent again."""
     from webapp.datasets.reaper import resend_lost as resend_datasets

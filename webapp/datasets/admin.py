@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from webapp.datasets import intake, notices, pages
 from webapp.datasets.forms import AdminAddForm, split_fields
-from webapp.datasets.models import Dataset, Rejection
+from webapp.datasets.models import ChunkedUpload, Dataset, Rejection
 from webapp.datasets.rejection import size_text
 
 SPLIT_SETTINGS = ("split_seed", "val_fraction", "test_fraction")
@@ -197,6 +197,25 @@ class RejectionAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "team", "user", "created_at", "message")
     list_filter = ("team",)
     search_fields = ("name", "message")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ChunkedUpload)
+class ChunkedUploadAdmin(admin.ModelAdmin):
+    """Unfinished chunked uploads: who is sending what, how far. Deleting one removes its bytes."""
+
+    list_display = ("filename", "owner", "team", "progress", "updated_at", "expires_at")
+    list_filter = ("team",)
+    search_fields = ("filename", "owner__username")
+
+    @admin.display(description="received")
+    def progress(self, obj: ChunkedUpload) -> str:
+        return f"{size_text(obj.received)} of {size_text(obj.size)}"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -323,3 +325,55 @@ class Rejection(models.Model):
             "user": self.user_id,
             "message": self.message,
         }
+
+
+class ChunkedUpload(models.Model):
+    """An archive being uploaded in chunks (webapp/datasets/chunked.py): its bytes so far are in a file of
+    its own folder under TRAINYARD_UPLOAD_DIR; finishing hands that file to the upload intake."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chunked_uploads")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="chunked_uploads")
+    fields = models.JSONField(default=dict, help_text="the upload form's other fields: name, description, split")
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField(help_text="the archive's declared size, bytes")
+    received = models.BigIntegerField(default=0, help_text="bytes stored so far")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="checked on finish when given")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(help_text="removed with its bytes after this, unless a chunk arrives")
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.received} of {self.size} bytes)"
+
+    @property
+    def folder(self) -> Path:
+        return Path(settings.UPLOAD_DIR) / self.id.hex
+
+    @property
+    def data_path(self) -> Path:
+        return self.folder / "data"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": str(self.id),
+            "url": reverse("api_chunked_upload", args=[self.id]),
+            "team": self.team_id,
+            "filename": self.filename,
+            "size": self.size,
+            "offset": self.received,
+            "chunk_max": settings.UPLOAD_CHUNK_MAX,
+            "sha256": self.sha256,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+        }
+
+
+@receiver(post_delete, sender=ChunkedUpload)
+def _delete_chunks(sender, instance: ChunkedUpload, **kwargs) -> None:
+    """However the row goes (finished, cancelled, expired, its owner or team deleted), its bytes go too."""
+    folder = instance.folder  # now: the instance loses its id once the delete is done
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from webapp.datasets import notices, pages
@@ -42,8 +44,7 @@ def dataset_upload(request):
     initial = upload_initial(request.user, request.GET)
     if request.method == "POST" and upload_too_large(request):
         messages.error(request, upload_too_large_message())
-        form = UploadForm(user=request.user, initial=initial)
-        return render(request, "datasets/upload.html", {"form": form}, status=413)
+        return _upload_page(request, UploadForm(user=request.user, initial=initial), status=413)
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -55,7 +56,13 @@ def dataset_upload(request):
             if request.headers.get("x-requested-with") == "XMLHttpRequest":  # the page's upload with a progress bar
                 return JsonResponse({"redirect": dataset.get_absolute_url()}, status=201)
             return redirect(dataset)
-    return render(request, "datasets/upload.html", {"form": form})
+    return _upload_page(request, form)
+
+
+def _upload_page(request, form: UploadForm, status: int = 200):
+    """The page's script sends the archive in chunks (webapp/datasets/chunked.py) through the API."""
+    chunked = {"uploads_url": reverse("api_chunked_uploads"), "chunk_bytes": settings.UPLOAD_CHUNK_BYTES}
+    return render(request, "datasets/upload.html", {"form": form, "chunked": chunked}, status=status)
 
 
 @login_required

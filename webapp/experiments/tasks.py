@@ -35,10 +35,11 @@ def _stop_running_experiment(**kwargs) -> None:
 
 @worker_ready.connect
 def _start_reaper(**kwargs) -> None:
-    """Every worker reaps lost runs, now and every TRAINYARD_REAPER_SECONDS (each change is a compare-and-set)."""
-    from webapp.core.recovery import reap
+    """Every worker reaps lost runs and expired uploads, now and every TRAINYARD_REAPER_SECONDS (each change
+    is a compare-and-set)."""
+    from webapp.core.recovery import periodically
 
-    leases.run_periodically("lease-reaper", settings.TRAINYARD_REAPER_SECONDS, reap, _REAPER_STOP)
+    leases.run_periodically("lease-reaper", settings.TRAINYARD_REAPER_SECONDS, periodically, _REAPER_STOP)
 
 
 class MissingCheckpoint(Exception):
