@@ -178,3 +178,35 @@ def test_only_a_worker_of_the_class_takes_an_experiment_routed_to_it(client, mak
 @pytest.mark.django_db
 def test_the_workers_api_requires_sign_in(client):
     assert client.get(reverse("api_workers")).status_code == 403
+
+
+# --- sweeps --------------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_sweeps_trials_go_to_its_gpu_class(owner, tiny_dataset, classes, django_capture_on_commit_callbacks):
+    from webapp.sweeps import driver
+    from webapp.sweeps.models import Sweep
+
+    api = api_client(owner)
+    body = {
+        "name": "on h200",
+        "dataset": tiny_dataset.pk,
+        "config": {**TINY_CONFIG, "device": "auto"},
+        "space": {"lr": [0.01, 0.1]},
+        "method": "grid",
+        "objective": "val_acc",
+        "pruner": "none",
+        "max_trials": 2,
+        "parallelism": 2,
+    }
+    refused = api.post("/api/sweeps/", {**body, "gpu_class": "tpu"}, format="json")
+    assert refused.status_code == 400 and "Unknown GPU class tpu" in refused.json()["errors"]["gpu_class"][0]
+    with django_capture_on_commit_callbacks():
+        created = api.post("/api/sweeps/", {**body, "gpu_class": "h200"}, format="json")
+    assert created.status_code == 201, created.json()
+    sweep = Sweep.objects.get(pk=created.json()["id"])
+    assert sweep.gpu_class == "h200" and sweep.to_dict()["gpu_class"] == "h200"
+    with django_capture_on_commit_callbacks(execute=True):
+        trials = driver.advance(sweep.pk)
+    assert len(trials) == 2
+    assert {(t.experiment.gpu_class, t.experiment.route) for t in trials} == {("h200", "gpu-h200")}
+    assert pending_args(run_experiment, ["gpu-h200"]) == {t.experiment_id for t in trials}
