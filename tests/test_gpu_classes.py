@@ -120,10 +120,16 @@ def test_classes_of_workers_seen_lately_are_offered_and_old_ones_are_not(setting
 
 # --- queue positions and recovery ----------------------------------------------------------------------
 @pytest.mark.django_db
-def test_a_class_queue_has_its_own_positions(make_experiment, classes):
+def test_a_class_queue_has_its_own_positions(client, owner, make_experiment, classes):
     first_any, on_a100, second_any = routed(make_experiment), routed(make_experiment, "a100"), routed(make_experiment)
     positions = Experiment.queue_positions()
     assert (positions[first_any.pk], positions[on_a100.pk], positions[second_any.pk]) == (1, 1, 2)
+    client.force_login(owner)
+    html = client.get(reverse("experiment_tables")).content.decode()
+    assert 'data-position>1 <span class="muted small">on GPU a100</span>' in html
+    assert 'data-position>2 <span class="muted small">on GPU</span>' in html
+    page = client.get(on_a100.get_absolute_url()).content.decode()
+    assert "(position 1 in the GPU a100 queue)" in page
 
 
 @pytest.mark.django_db(transaction=True)

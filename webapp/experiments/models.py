@@ -138,6 +138,11 @@ class Experiment(models.Model):
         """The queue its message goes to: `gpu-<class>` when it asked for a GPU class, else `gpu` or `cpu`."""
         return route(self.queue, self.gpu_class)
 
+    @property
+    def queue_label(self) -> str:
+        """The queue as pages name it: "GPU", "CPU", or "GPU h200" for a GPU class's own queue."""
+        return f"{self.get_queue_display()} {self.gpu_class}" if self.gpu_class else self.get_queue_display()
+
     @staticmethod
     def routes_in_use() -> list[str]:
         """Every queue experiments may wait in: gpu, cpu and the queues of the GPU classes that are
