@@ -32,7 +32,7 @@ def classes(settings, own_queues):
     with app.connection_for_write() as conn:
         for queue in ("gpu", "cpu", "gpu-a100", "gpu-h200"):
             conn.default_channel._purge(broker_queue(queue))
-        conn.default_channel.client.delete(gpu_classes._key())
+    gpu_classes._redis().delete(gpu_classes._key())
 
 
 def routed(make_experiment, gpu_class: str = "", **config) -> Experiment:
@@ -113,9 +113,23 @@ def test_the_api_takes_a_class_and_refuses_an_unknown_one(owner, tiny_dataset, c
 def test_classes_of_workers_seen_lately_are_offered_and_old_ones_are_not(settings, classes):
     settings.TRAINYARD_GPU_CLASSES = []
     gpu_classes.announce("l40s")
-    with app.connection_for_write() as conn:
-        conn.default_channel.client.hset(gpu_classes._key(), "k80", str(time.time() - gpu_classes.SEEN_SECONDS - 1))
+    gpu_classes._redis().hset(gpu_classes._key(), "k80", str(time.time() - gpu_classes.SEEN_SECONDS - 1))
     assert gpu_classes.offered() == ["l40s"]
+
+
+@pytest.mark.django_db
+def test_without_redis_the_form_offers_the_configured_classes(client, owner, settings, classes):
+    gpu_classes.announce("l40s")
+    assert "l40s" in gpu_classes.offered()
+    client.force_login(owner)
+    working = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once
+    try:
+        assert gpu_classes.offered() == ["a100", "h200"]
+        page = client.get(reverse("experiment_create")).content.decode()
+    finally:
+        settings.REDIS_URL = working  # before the fixture's clean-up
+    assert '<option value="a100">a100</option>' in page and "l40s" not in page
 
 
 # --- queue positions and recovery ----------------------------------------------------------------------

@@ -6,11 +6,12 @@ configured in TRAINYARD_GPU_CLASSES (for a class whose workers are not up yet)."
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
+import redis
 from django.conf import settings
-from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -24,36 +25,34 @@ def _key() -> str:
     return f"trainyard:{settings.TRAINYARD_QUEUE_PREFIX}gpu-classes"
 
 
-def _redis():
-    from webapp.celery import app
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # Short timeouts: the experiment form asks on every render, and must not hang on a Redis that is down.
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
 
-    return app.connection_for_write()
+
+def _redis() -> redis.Redis:
+    return _client(settings.REDIS_URL)
 
 
 def announce(gpu_class: str | None = None) -> None:
     """Record that a worker of `gpu_class` (this worker's, by default) is online now."""
     gpu_class = gpu_class or SERVED
-    if not gpu_class:
-        return
-    with _redis() as conn:
-        conn.default_channel.client.hset(_key(), gpu_class, str(time.time()))
+    if gpu_class:
+        _redis().hset(_key(), gpu_class, str(time.time()))
 
 
 def seen() -> set[str]:
     """Classes whose workers announced themselves within SEEN_SECONDS (none when Redis does not answer)."""
     try:
-        with _redis() as conn:
-            client = conn.default_channel.client
-            found = client.hgetall(_key())
-            stale_before = time.time() - SEEN_SECONDS
-            stale = [name for name, at in found.items() if float(at) < stale_before]
-            if stale:
-                client.hdel(_key(), *stale)
-    except (OSError, OperationalError, RedisError):
+        found = _redis().hgetall(_key())
+        stale = [name for name, at in found.items() if float(at) < time.time() - SEEN_SECONDS]
+        if stale:
+            _redis().hdel(_key(), *stale)
+    except (OSError, RedisError):
         logger.warning("Redis did not answer; offering only TRAINYARD_GPU_CLASSES", exc_info=True)
         return set()
-    as_text = {(n.decode() if isinstance(n, bytes) else n) for n in found}
-    return as_text - {(n.decode() if isinstance(n, bytes) else n) for n in stale}
+    return set(found) - set(stale)
 
 
 def offered() -> list[str]:
