@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from tests.helpers import TINY_CONFIG, Worker, experiment_form, finished, wait_until
 from webapp.celery import app
 from webapp.core.queues import Queue, broker_queue, pending_args
-from webapp.env import env_gpu_classes
+from webapp.env import env_gpu_class, env_gpu_classes
 from webapp.experiments import gpu_classes
 from webapp.experiments.models import Experiment
 from webapp.experiments.reaper import resend_lost
@@ -55,6 +55,13 @@ def test_class_names_from_the_environment_are_checked(monkeypatch):
     monkeypatch.setenv("TRAINYARD_GPU_CLASSES", "a100,H200 SXM")
     with pytest.raises(ImproperlyConfigured, match="'H200 SXM' is not a GPU class name"):
         env_gpu_classes("TRAINYARD_GPU_CLASSES", [])
+    monkeypatch.setenv("TRAINYARD_GPU_CLASS", "h200")
+    assert env_gpu_class("TRAINYARD_GPU_CLASS") == "h200"
+    monkeypatch.setenv("TRAINYARD_GPU_CLASS", "")
+    assert env_gpu_class("TRAINYARD_GPU_CLASS") == ""  # the compose files' default: no class
+    monkeypatch.setenv("TRAINYARD_GPU_CLASS", "a100,h200")
+    with pytest.raises(ImproperlyConfigured, match="names one GPU class"):
+        env_gpu_class("TRAINYARD_GPU_CLASS")
 
 
 # --- the form and the API ------------------------------------------------------------------------------

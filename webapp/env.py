@@ -76,6 +76,14 @@ def env_gpu_classes(name: str, default: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def env_gpu_class(name: str) -> str:
+    """One GPU class name, or "" when unset (a worker serves at most one class besides `gpu`)."""
+    names = env_gpu_classes(name, [])
+    if len(names) > 1:
+        raise ImproperlyConfigured(f"{name} names one GPU class, not {', '.join(names)} (one worker per GPU type)")
+    return names[0] if names else ""
+
+
 def env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     path = Path(value).expanduser() if value else default

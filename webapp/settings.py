@@ -21,6 +21,7 @@ from webapp.env import (
     check_redis_url,
     env_bool,
     env_float,
+    env_gpu_class,
     env_gpu_classes,
     env_int,
     env_list,
@@ -271,7 +272,7 @@ if TRAINYARD_AUTO_QUEUE not in {"cpu", "gpu"}:
 # GPU classes: a worker started with TRAINYARD_GPU_CLASS=a100 serves the queue gpu-a100 besides gpu, and
 # an experiment may ask for a class. The form offers these and the classes of workers seen lately.
 TRAINYARD_GPU_CLASSES = env_gpu_classes("TRAINYARD_GPU_CLASSES", [])
-TRAINYARD_GPU_CLASS = (env_gpu_classes("TRAINYARD_GPU_CLASS", []) or [""])[0]
+TRAINYARD_GPU_CLASS = env_gpu_class("TRAINYARD_GPU_CLASS")
 
 SESSION_COOKIE_HTTPONLY = True
 # Scripts never read the CSRF cookie: they send the token the page holds (csrfmiddlewaretoken).
