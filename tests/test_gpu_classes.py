@@ -151,6 +151,7 @@ def test_a_class_queue_has_its_own_positions(client, owner, make_experiment, cla
     assert 'data-position>2 <span class="muted small">on GPU</span>' in html
     page = client.get(on_a100.get_absolute_url()).content.decode()
     assert "(position 1 in the GPU a100 queue)" in page
+    assert 'on <span class="tag">a100</span> GPUs only' in page
 
 
 @pytest.mark.django_db(transaction=True)
