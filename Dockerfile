@@ -12,8 +12,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY training ./training
 COPY webapp ./webapp
-RUN pip install . && useradd --create-home --uid 1000 trainyard && mkdir -p /data /static \
-    && chown trainyard /data /static
+RUN pip install . && useradd --create-home --uid 1000 trainyard && mkdir -p /data /static /cache \
+    && chown trainyard /data /static /cache
 COPY . .
 RUN TRAINYARD_DATA_DIR=/tmp/build SECRET_KEY=build-only python manage.py collectstatic --noinput \
     && rm -rf /tmp/build && chown -R trainyard /app/staticfiles

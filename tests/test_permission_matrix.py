@@ -99,6 +99,7 @@ MATRIX: dict[str, list[Case]] = {
     "api_docs": [everyone(200)],
     "api_redoc": [everyone(200)],
     "api_team_list": [signed_in(anonymous=API)],
+    "api_workers": [signed_in(anonymous=API)],  # another team's run: {"visible": false} (test_gpu_classes.py)
     "api_experiment_list": [signed_in(anonymous=API), creating(API, 400, data={"name": "x"})],
     "api_resolve_config": [signed_in("post", anonymous=API, ok=400)],
     "api_experiment_detail": [

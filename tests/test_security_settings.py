@@ -17,7 +17,13 @@ from django.core.cache import caches
 from tests.test_deployment_compose import compose, needs_compose
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRETS = {"SECRET_KEY": secrets.token_urlsafe(50), "POSTGRES_PASSWORD": "pw", "REDIS_PASSWORD": "redispw"}
+SECRETS = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "POSTGRES_PASSWORD": "pw",
+    "REDIS_PASSWORD": "redispw",
+    "TRAINYARD_S3_ACCESS_KEY_ID": "ak",
+    "TRAINYARD_S3_SECRET_ACCESS_KEY": "sk",
+}
 
 
 def web_environment() -> dict[str, str]:

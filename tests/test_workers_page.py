@@ -1,4 +1,4 @@
-"""The workers page: who is online, on what device, serving which queues, running what."""
+"""The workers page and GET /api/workers/: who is online, on what device, serving which queues, running what."""
 
 from __future__ import annotations
 
@@ -31,11 +31,19 @@ def test_it_lists_the_online_worker_with_its_device_queues_and_current_experimen
         assert '<span class="tag">gpu</span>' in html and '<span class="tag">cpu</span>' in html
         assert f"#{experiment.pk} tiny run" in html
 
+        [seen] = [w for w in client.get(reverse("api_workers")).json() if w["name"] == celery_worker.name]
+        assert seen["device"] == "cpu" and seen["cpus"] and seen["gpus"] == [] and seen["host"]
+        assert {"gpu", "cpu"} <= set(seen["queues"]) and seen["gpu_classes"] == []
+        url = experiment.get_absolute_url()
+        assert seen["running"] == [{"visible": True, "id": experiment.pk, "name": "tiny run", "url": url}]
+
         client.force_login(outsider)
         html = client.get(reverse("workers")).content.decode()
         assert celery_worker.name in html
         assert "tiny run" not in html
         assert "another team's experiment" in html
+        [seen] = [w for w in client.get(reverse("api_workers")).json() if w["name"] == celery_worker.name]
+        assert seen["running"] == [{"visible": False}]  # busy, nothing more
     finally:
         Experiment.objects.get(pk=experiment.pk).request_cancel()
         assert finished(experiment).status == Status.CANCELLED

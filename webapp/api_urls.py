@@ -33,6 +33,7 @@ urlpatterns = [
     path("experiments/<int:pk>/predict/", api_results.experiment_predict, name="api_experiment_predict"),
     path("experiments/<int:pk>/exports/", api_results.experiment_exports, name="api_experiment_exports"),
     path("experiments/<int:pk>/exports/<str:name>/", api_results.experiment_export, name="api_experiment_export"),
+    path("workers/", experiments_api.workers_list, name="api_workers"),
     path("datasets/", include("webapp.datasets.api_urls")),
     path("sweeps/", include("webapp.sweeps.api")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -59,6 +60,28 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+GPU_CLASS_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+
+
+def env_gpu_classes(name: str, default: list[str]) -> list[str]:
+    """GPU class names (`a100`, `h200`, ...): each becomes part of a queue name, so only a-z 0-9 . _ -."""
+    names = env_list(name, default)
+    for value in names:
+        if not GPU_CLASS_NAME.match(value):
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not a GPU class name (lowercase letters, digits, . _ -; up to 32)"
+            )
+    return list(dict.fromkeys(names))
+
+
+def env_gpu_class(name: str) -> str:
+    """One GPU class name, or "" when unset (a worker serves at most one class besides `gpu`)."""
+    names = env_gpu_classes(name, [])
+    if len(names) > 1:
+        raise ImproperlyConfigured(f"{name} names one GPU class, not {', '.join(names)} (one worker per GPU type)")
+    return names[0] if names else ""
 
 
 def env_path(name: str, default: Path) -> Path:

@@ -17,7 +17,18 @@ import plotly
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from webapp.env import check_redis_url, env_bool, env_float, env_int, env_list, env_path, env_str, redis_url_for_celery
+from webapp.env import (
+    check_redis_url,
+    env_bool,
+    env_float,
+    env_gpu_class,
+    env_gpu_classes,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    redis_url_for_celery,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("TRAINYARD_DATA_DIR", BASE_DIR / "var")
@@ -258,6 +269,10 @@ TRAINYARD_TEAM_RETRY_SECONDS = env_int("TRAINYARD_TEAM_RETRY_SECONDS", 30, 1)
 TRAINYARD_AUTO_QUEUE = env_str("TRAINYARD_AUTO_QUEUE", "cpu")
 if TRAINYARD_AUTO_QUEUE not in {"cpu", "gpu"}:
     raise ImproperlyConfigured(f"TRAINYARD_AUTO_QUEUE={TRAINYARD_AUTO_QUEUE!r} must be cpu or gpu")
+# GPU classes: a worker started with TRAINYARD_GPU_CLASS=a100 serves the queue gpu-a100 besides gpu, and
+# an experiment may ask for a class. The form offers these and the classes of workers seen lately.
+TRAINYARD_GPU_CLASSES = env_gpu_classes("TRAINYARD_GPU_CLASSES", [])
+TRAINYARD_GPU_CLASS = env_gpu_class("TRAINYARD_GPU_CLASS")
 
 SESSION_COOKIE_HTTPONLY = True
 # Scripts never read the CSRF cookie: they send the token the page holds (csrfmiddlewaretoken).

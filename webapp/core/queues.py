@@ -1,7 +1,8 @@
 """Broker queues, and sending a task to one once the transaction that made its work commits.
 
-Experiments go to `gpu` or `cpu` by their device; dataset processing goes to `datasets`, served by
-its own small worker so an upload never waits behind a training run.
+Experiments go to `gpu` or `cpu` by their device, or to `gpu-<class>` when they ask for a GPU class
+(served by workers started with TRAINYARD_GPU_CLASS=<class>, which also serve `gpu`); dataset processing
+goes to `datasets`, served by its own small worker so an upload never waits behind a training run.
 """
 
 from __future__ import annotations
@@ -29,9 +30,33 @@ TRAINING_QUEUES = (Queue.GPU, Queue.CPU)  # where experiments run; the rest is t
 QUEUE_FOR_DEVICE = {"cuda": Queue.GPU, "cpu": Queue.CPU}  # `auto`: settings.TRAINYARD_AUTO_QUEUE
 
 
-def queue_for(config: TrainConfig) -> Queue:
-    """The queue whose workers can run this config."""
+def queue_for(config: TrainConfig, gpu_class: str = "") -> Queue:
+    """The queue whose workers can run this config (`gpu` whenever it asks for a GPU class)."""
+    if gpu_class:
+        return Queue.GPU
     return Queue(QUEUE_FOR_DEVICE.get(config.device, settings.TRAINYARD_AUTO_QUEUE))
+
+
+def class_queue(gpu_class: str) -> str:
+    """The queue of one GPU class: `gpu-a100`."""
+    return f"{Queue.GPU.value}-{gpu_class}"
+
+
+def route(queue: str, gpu_class: str = "") -> str:
+    """The queue an experiment's message goes to: its GPU class's queue when it asked for one."""
+    return class_queue(gpu_class) if gpu_class else queue
+
+
+def serve_gpu_class(app) -> str | None:
+    """In a worker started with TRAINYARD_GPU_CLASS that serves `gpu`: consume `gpu-<class>` as well, so
+    experiments routed to that class reach it (celeryd_after_setup, before the worker consumes). Returns
+    the class, or None where it serves no class."""
+    gpu_class = settings.TRAINYARD_GPU_CLASS
+    consumed = app.amqp.queues.consume_from or {}
+    if not gpu_class or broker_queue(Queue.GPU) not in consumed:
+        return None
+    app.amqp.queues.select_add(broker_queue(class_queue(gpu_class)))
+    return gpu_class
 
 
 def broker_queue(queue: str) -> str:

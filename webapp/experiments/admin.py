@@ -17,10 +17,10 @@ class EpochMetricInline(admin.TabularInline):
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "team", "owner", "dataset", "status", "queue", "created_at"]
+    list_display = ["id", "name", "team", "owner", "dataset", "status", "queue", "gpu_class", "created_at"]
     search_fields = ["name", "description", "owner__username"]
     readonly_fields = ["created_at", "started_at", "finished_at", "worker", "test_metrics"]
-    list_filter = ["status", "queue", "team", "pinned"]
+    list_filter = ["status", "queue", "gpu_class", "team", "pinned"]
     filter_horizontal = ["tags"]
     inlines = [EpochMetricInline]
 

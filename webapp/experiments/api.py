@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webapp.core.api_schema import ErrorSerializer
-from webapp.core.queues import queue_for
+from webapp.core.queues import queue_for, route
 from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.charts import downsample
@@ -28,11 +28,13 @@ from webapp.experiments.serializers import (
     ExtendSerializer,
     MetricsSerializer,
     NotesSerializer,
+    WorkerSerializer,
     api_form,
     form_errors,
     notes_form,
 )
 from webapp.experiments.states import CancelOutcome
+from webapp.experiments.workers import worker_to_dict, workers_seen_by
 from webapp.teams.access import writable_teams
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="its state does not allow it")}
@@ -138,13 +140,22 @@ def resolve_config(request: Request) -> Response:
         data["name"] = "preview"  # the config does not depend on the name, which may not be typed yet
     form = ExperimentForm(data, user=request.user)
     if form.is_valid():
+        gpu_class = form.cleaned_data["gpu_class"]
         return Response(
             {
                 "config": form.config.to_dict(),
-                "queue": queue_for(form.config),
+                "queue": route(queue_for(form.config, gpu_class), gpu_class),
                 "steps": form.steps(),
                 "adapted": form.resolved.note(),
                 "warnings": form.preflight.warnings,
             }
         )
     return Response({"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400)
+
+
+@extend_schema(responses=WorkerSerializer(many=True))
+@api_view(["GET"])
+def workers_list(request: Request) -> Response:
+    """The Celery workers online now, as the workers page shows them: host, GPU models and memory, GPU
+    classes, queues, and what each runs (another team's experiment only as `{"visible": false}`)."""
+    return Response([worker_to_dict(w) for w in workers_seen_by(request.user)])

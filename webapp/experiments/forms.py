@@ -17,6 +17,7 @@ from training.steps import steps_info
 from webapp.core.paths import hide_paths
 from webapp.core.queues import queue_for
 from webapp.datasets.models import Dataset, DatasetStatus
+from webapp.experiments import gpu_classes
 from webapp.experiments.access import experiments_for, writable_experiments
 from webapp.experiments.files import final_model_path
 from webapp.experiments.models import Experiment, Priority
@@ -71,6 +72,11 @@ class ExperimentForm(forms.Form):
         initial=Priority.NORMAL,
         help_text="high-priority experiments start before normal and low ones",
     )
+    gpu_class = forms.ChoiceField(
+        required=False,
+        label="GPU class",
+        help_text="run only on workers of this GPU class (their queue gpu-<class>), or on any GPU",
+    )
     cloned_from = forms.ModelChoiceField(queryset=Experiment.objects.none(), required=False, widget=forms.HiddenInput)
     init_from = forms.ModelChoiceField(
         queryset=Experiment.objects.none(),
@@ -88,6 +94,7 @@ class ExperimentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self._limit_choices_to_the_users_teams()
+        self._offer_gpu_classes()
         self.preset_field_names = self._add_fields({f"preset_{kind}": preset_form_field(kind) for kind in PRESET_KINDS})
         self.config_field_names = self._add_fields({i["name"]: config_form_field(i) for i in TrainConfig.fields_info()})
         if clone_of is not None:
@@ -113,6 +120,16 @@ class ExperimentForm(forms.Form):
             f"#{e.pk} {e.name} ({e.config.get('arch')}, {e.dataset.name})"
         )
 
+    def _offer_gpu_classes(self) -> None:
+        offered = gpu_classes.offered()
+        field = self.fields["gpu_class"]
+        field.choices = [("", "any GPU"), *((c, c) for c in offered)]
+        known = ", ".join(offered) or "none yet"
+        field.error_messages["invalid_choice"] = (
+            f"Unknown GPU class %(value)s. Known classes: {known} (from workers seen online and "
+            "TRAINYARD_GPU_CLASSES); leave it empty for any GPU."
+        )
+
     def _add_fields(self, fields: dict[str, forms.Field]) -> list[str]:
         self.fields.update(fields)
         return list(fields)
@@ -128,7 +145,8 @@ class ExperimentForm(forms.Form):
             description=data["description"],
             priority=data["priority"],
             config=self.config.to_dict(),
-            queue=queue_for(self.config),
+            gpu_class=data["gpu_class"],
+            queue=queue_for(self.config, data["gpu_class"]),
             cloned_from=data.get("cloned_from"),
             presets=self.chosen_presets(),
             init_from=data.get("init_from"),
@@ -177,6 +195,10 @@ class ExperimentForm(forms.Form):
             return cleaned
         self.config = self.resolved.config
         self.preflight = check_run(self.config, self.splits, cleaned.get("init_from"))
+        if cleaned.get("gpu_class") and self.config.device == "cpu":
+            self.preflight.errors.setdefault(
+                "gpu_class", "A GPU class runs on a GPU worker: set the device to auto or cuda, or choose any GPU."
+            )
         for name, message in self.preflight.errors.items():
             self.add_error(name if name in self.fields else None, hide_paths(message))
         if self.preflight.errors:
@@ -231,6 +253,7 @@ def clone_initial(source: Experiment, fields: dict[str, forms.Field]) -> dict[st
         "dataset": source.dataset_id,
         "tags": ", ".join(source.tag_names()),
         "priority": source.priority,
+        "gpu_class": source.gpu_class,
         "cloned_from": source.pk,
         "init_from": source.init_from_id,
         **{f"preset_{kind}": name for kind, name in _kinds_of(source.presets).items()},

@@ -20,7 +20,7 @@ from webapp.experiments.states import Status
 
 # The columns a row shows; everything else (config, log, test_metrics with its predictions) stays unloaded.
 ROW_FIELDS = (
-    *("id", "name", "status", "queue", "priority", "cancel_requested", "pinned", "team__name"),
+    *("id", "name", "status", "queue", "gpu_class", "priority", "cancel_requested", "pinned", "team__name"),
     *("created_at", "queued_at", "started_at", "finished_at"),
     *("dataset__id", "dataset__name", "dataset__version", "owner__id", "owner__username"),
 )

@@ -13,7 +13,7 @@ from training.steps import steps_info
 from webapp.core import leases
 from webapp.core.markdown import render_markdown
 from webapp.core.paths import hide_paths
-from webapp.core.queues import TRAINING_QUEUES, Queue
+from webapp.core.queues import TRAINING_QUEUES, Queue, class_queue, route
 from webapp.core.serialize import iso
 from webapp.datasets.models import Dataset
 from webapp.experiments import files
@@ -56,6 +56,8 @@ class Experiment(models.Model):
     config = models.JSONField(help_text="the full resolved training config")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     queue = models.CharField(max_length=8, choices=[(q.value, q.label) for q in TRAINING_QUEUES], default=Queue.CPU)
+    # A GPU class (`a100`): the run goes to the queue gpu-<class>, served only by workers of that class.
+    gpu_class = models.CharField(max_length=32, blank=True, default="", help_text="empty: any GPU")
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     tags = models.ManyToManyField(Tag, blank=True, related_name="experiments")
     notes = models.TextField(blank=True, help_text="Markdown: what the team learned from this run")
@@ -131,17 +133,36 @@ class Experiment(models.Model):
     def broker_priority(self) -> int:
         return BROKER_PRIORITY[self.priority]
 
+    @property
+    def route(self) -> str:
+        """The queue its message goes to: `gpu-<class>` when it asked for a GPU class, else `gpu` or `cpu`."""
+        return route(self.queue, self.gpu_class)
+
+    @property
+    def queue_label(self) -> str:
+        """The queue as pages name it: "GPU", "CPU", or "GPU h200" for a GPU class's own queue."""
+        return f"{self.get_queue_display()} {self.gpu_class}" if self.gpu_class else self.get_queue_display()
+
+    @staticmethod
+    def routes_in_use() -> list[str]:
+        """Every queue experiments may wait in: gpu, cpu and the queues of the GPU classes that are
+        configured or asked for by a queued or running experiment (what recovery looks through)."""
+        asked = Experiment.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).exclude(gpu_class="")
+        classes = set(settings.TRAINYARD_GPU_CLASSES) | set(asked.values_list("gpu_class", flat=True).distinct())
+        return [*TRAINING_QUEUES, *(class_queue(c) for c in sorted(classes))]
+
     @staticmethod
     def queue_positions() -> dict[int, int]:
-        """{experiment id: position} of every queued experiment, 1 being the next to start on its queue:
-        priority first, then the time it was queued (the order the broker serves them in)."""
+        """{experiment id: position} of every queued experiment, 1 being the next to start on its queue
+        (a GPU class's queue is its own): priority first, then the time it was queued (the order the
+        broker serves them in)."""
         queued = Experiment.objects.filter(status=Status.QUEUED).only(
-            "pk", "queue", "priority", "queued_at", "created_at"
+            "pk", "queue", "gpu_class", "priority", "queued_at", "created_at"
         )
         positions, taken = {}, {}
         for e in sorted(queued, key=lambda e: (PRIORITY_RANK[e.priority], e.queued_at or e.created_at, e.pk)):
-            taken[e.queue] = taken.get(e.queue, 0) + 1
-            positions[e.pk] = taken[e.queue]
+            taken[e.route] = taken.get(e.route, 0) + 1
+            positions[e.pk] = taken[e.route]
         return positions
 
     def queue_position(self) -> int | None:
@@ -280,6 +301,7 @@ class Experiment(models.Model):
             "status": self.status,
             "status_label": self.get_status_display(),
             "queue": self.queue,
+            "gpu_class": self.gpu_class,
             "priority": self.priority,
             "queue_position": position,
             "epochs": self.epochs,

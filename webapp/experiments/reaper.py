@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from webapp.core.queues import TRAINING_QUEUES, pending_args
+from webapp.core.queues import pending_args
 from webapp.experiments import live
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import Status
@@ -25,7 +25,7 @@ def reap() -> list[int]:
 def resend_lost() -> list[int]:
     """Queued experiments whose broker message is gone (a broker that lost its data) are sent again.
     A message sent twice is harmless: the claim lets one of them run it."""
-    waiting = pending_args(run_experiment, list(TRAINING_QUEUES))
+    waiting = pending_args(run_experiment, Experiment.routes_in_use())
     lost = list(Experiment.objects.filter(status=Status.QUEUED).exclude(pk__in=waiting))
     for experiment in lost:
         enqueue(experiment)

@@ -18,7 +18,7 @@ from webapp.experiments.states import Status
 
 FIELD_TYPES = {int: serializers.IntegerField, float: serializers.FloatField, bool: serializers.BooleanField}
 # The form's own fields that the API takes as they are (the config is under "config", presets as a list).
-PLAIN_FIELDS = ("name", "description", "dataset", "priority", "init_from", "cloned_from")
+PLAIN_FIELDS = ("name", "description", "dataset", "priority", "gpu_class", "init_from", "cloned_from")
 
 
 def config_field(info: dict[str, Any]) -> serializers.Field:
@@ -54,6 +54,11 @@ class ExperimentCreateSerializer(serializers.Serializer):
     config = ConfigSerializer(required=False, help_text="settings that override the presets")
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
+    gpu_class = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="run only on workers of this GPU class (TRAINYARD_GPU_CLASS); empty or absent: any GPU",
+    )
     init_from = serializers.IntegerField(required=False, allow_null=True, help_text="start from this run's weights")
     cloned_from = serializers.IntegerField(required=False, allow_null=True)
 
@@ -113,6 +118,7 @@ class ExperimentSummarySerializer(FromDict):
     status = serializers.ChoiceField(choices=Status.choices)
     status_label = serializers.CharField()
     queue = serializers.CharField()
+    gpu_class = serializers.CharField(help_text="the GPU class it asked for; empty: any GPU")
     priority = serializers.ChoiceField(choices=Priority.choices)
     queue_position = serializers.IntegerField(allow_null=True)
     epochs = serializers.IntegerField()
@@ -184,7 +190,7 @@ class ExperimentRowSerializer(serializers.ModelSerializer):
     class Meta:
         model = Experiment
         fields = [
-            *("id", "name", "url", "status", "status_label", "queue", "priority", "queue_position"),
+            *("id", "name", "url", "status", "status_label", "queue", "gpu_class", "priority", "queue_position"),
             *("cancel_requested", "pinned", "team", "dataset", "dataset_name", "owner", "arch", "tags"),
             *("test_accuracy", "test_loss", "val_accuracy", "val_loss", "duration_seconds"),
             *("created_at", "queued_at", "started_at", "finished_at"),
@@ -218,3 +224,33 @@ def notes_form(data: Any, experiment: Experiment) -> NotesForm:
 
 class ExtendSerializer(serializers.Serializer):
     epochs = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class GpuSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    name = serializers.CharField(help_text="the GPU model, e.g. NVIDIA H200")
+    memory_gb = serializers.FloatField()
+
+
+class RunningSerializer(serializers.Serializer):
+    visible = serializers.BooleanField(help_text="false: another team's experiment (nothing more is shown)")
+    id = serializers.IntegerField(required=False)
+    name = serializers.CharField(required=False)
+    url = serializers.CharField(required=False)
+
+
+class WorkerSerializer(serializers.Serializer):
+    """Documents GET /api/workers/ (`workers.worker_to_dict`)."""
+
+    name = serializers.CharField()
+    host = serializers.CharField()
+    device = serializers.CharField(help_text="cuda, cpu or unknown (it did not answer the device question)")
+    gpus = GpuSerializer(many=True)
+    cpus = serializers.IntegerField(allow_null=True)
+    gpu_classes = serializers.ListField(child=serializers.CharField(), help_text="the classes whose queue it serves")
+    queues = serializers.ListField(child=serializers.CharField())
+    pool = serializers.CharField()
+    concurrency = serializers.IntegerField(allow_null=True)
+    uptime = serializers.IntegerField(allow_null=True, help_text="seconds")
+    pid = serializers.IntegerField(allow_null=True)
+    running = RunningSerializer(many=True)

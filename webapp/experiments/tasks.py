@@ -14,7 +14,7 @@ from training import ConfigError, FitResult, Outcome, TrainConfig, fit
 from training import checkpoint as ckpt
 from webapp.core import leases
 from webapp.core.queues import send_after_commit
-from webapp.experiments import live, signals
+from webapp.experiments import gpu_classes, live, signals
 from webapp.experiments.files import checkpoint_dir, keep_final_model, last_checkpoint_path, started_from_path
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
@@ -40,6 +40,8 @@ def _start_reaper(**kwargs) -> None:
     from webapp.core.recovery import periodically
 
     leases.run_periodically("lease-reaper", settings.TRAINYARD_REAPER_SECONDS, periodically, _REAPER_STOP)
+    if gpu_classes.SERVED:  # the form offers the classes of workers seen online
+        leases.run_periodically("gpu-class", gpu_classes.ANNOUNCE_SECONDS, gpu_classes.announce, _REAPER_STOP)
 
 
 class MissingCheckpoint(Exception):
@@ -48,7 +50,7 @@ class MissingCheckpoint(Exception):
 
 def enqueue(experiment: Experiment) -> None:
     """Send the task to the experiment's queue once the transaction that queued the row has committed."""
-    send_after_commit(run_experiment, experiment.pk, queue=experiment.queue, priority=experiment.broker_priority)
+    send_after_commit(run_experiment, experiment.pk, queue=experiment.route, priority=experiment.broker_priority)
 
 
 def _checkpoint_epoch(path: Path) -> int:

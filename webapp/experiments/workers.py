@@ -11,8 +11,12 @@ from celery.worker.control import inspect_command
 from django.conf import settings
 
 from webapp.celery import app
+from webapp.core.queues import class_queue
+from webapp.experiments import gpu_classes
 from webapp.experiments.access import experiments_for
 from webapp.experiments.tasks import run_experiment
+
+GPU_CLASS_QUEUE = class_queue("")  # "gpu-"
 
 
 def register_inspect_commands() -> None:
@@ -29,8 +33,8 @@ def trainyard_device(state) -> dict[str, Any]:
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
             gpus.append({"index": i, "name": props.name, "memory_gb": round(props.total_memory / 2**30, 1)})
-        return {"device": "cuda", "gpus": gpus, "host": platform.node()}
-    return {"device": "cpu", "gpus": [], "cpus": os.cpu_count(), "host": platform.node()}
+        return {"device": "cuda", "gpus": gpus, "host": platform.node(), "gpu_class": gpu_classes.SERVED or ""}
+    return {"device": "cpu", "gpus": [], "cpus": os.cpu_count(), "host": platform.node(), "gpu_class": ""}
 
 
 def _strip_prefix(queue: str) -> str:
@@ -59,7 +63,8 @@ def _duration(seconds: int) -> str:
 
 
 def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
-    """One dict per worker that answered: name, host, device, queues, pool, uptime, running experiment ids."""
+    """One dict per worker that answered: name, host, device (GPU models and memory), queues, GPU classes,
+    pool, uptime, running experiment ids."""
     inspect = app.control.inspect(timeout=timeout)
     stats = inspect.stats() or {}
     if not stats:
@@ -81,11 +86,14 @@ def online_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
             if task.get("name") == run_experiment.name and task.get("args")
         ]
         info = stats[name]
+        served = [_strip_prefix(q) for q in worker_queues]
         workers.append(
             {
                 "name": name,
                 "host": name.split("@", 1)[-1],
-                "queues": [_strip_prefix(q) for q in worker_queues],
+                "queues": served,
+                # The classes whose queue it serves (a worker of TRAINYARD_GPU_CLASS=a100 serves gpu-a100).
+                "gpu_classes": [q.removeprefix(GPU_CLASS_QUEUE) for q in served if q.startswith(GPU_CLASS_QUEUE)],
                 "device": devices.get(name, {}),
                 "pool": _pool_name(info.get("pool", {}).get("implementation", "")),
                 "concurrency": info.get("pool", {}).get("max-concurrency"),
@@ -107,3 +115,21 @@ def workers_seen_by(user) -> list[dict[str, Any]]:
     for worker in found:
         worker["experiments"] = [visible.get(i) for i in worker["running"]]
     return found
+
+
+def worker_to_dict(worker: dict[str, Any]) -> dict[str, Any]:
+    """A worker of `workers_seen_by` for the API: another team's run is only `{"visible": false}`."""
+    device = worker["device"]
+    return {
+        **{k: worker[k] for k in ("name", "queues", "gpu_classes", "pool", "concurrency", "uptime", "pid")},
+        "host": device.get("host") or worker["host"],
+        "device": device.get("device") or "unknown",
+        "gpus": device.get("gpus", []),
+        "cpus": device.get("cpus"),
+        "running": [
+            {"visible": True, "id": e.pk, "name": e.name, "url": e.get_absolute_url()}
+            if e is not None
+            else {"visible": False}
+            for e in worker["experiments"]
+        ],
+    }

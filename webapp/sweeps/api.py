@@ -28,7 +28,7 @@ from webapp.teams.access import writable_teams
 
 # The sweeps of your teams, newest first (summaries; at most 500).
 SWEEP_LIST = {"type": "array", "items": {"type": "object", "additionalProperties": {}}}
-SETTINGS = ("name", "description", "dataset", "priority", "space", "method", "objective", "pruner")
+SETTINGS = ("name", "description", "dataset", "priority", "gpu_class", "space", "method", "objective", "pruner")
 NUMBERS = ("max_trials", "max_epochs", "max_hours", "parallelism", "seed")
 
 

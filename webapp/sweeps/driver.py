@@ -91,6 +91,7 @@ def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
         description=f"Trial {number} of sweep #{sweep.pk}: " + ", ".join(f"{k}={v}" for k, v in params.items()),
         priority=sweep.priority,
         presets=sweep.presets,
+        gpu_class=sweep.gpu_class,
     )
     try:
         config = apply_point(sweep.base_config, params)
@@ -101,7 +102,7 @@ def _create_trial(sweep: Sweep, number: int, params: dict) -> Trial:
         experiment.save()
         experiment.set_tags(TRIAL_TAGS)
     else:
-        experiment.config, experiment.queue = config.to_dict(), queue_for(config)
+        experiment.config, experiment.queue = config.to_dict(), queue_for(config, sweep.gpu_class)
         actions.create(experiment, tags=TRIAL_TAGS)
     return Trial.objects.create(sweep=sweep, number=number, params=params, experiment=experiment)
 

@@ -125,6 +125,7 @@ class SweepForm(ExperimentForm):
             parallelism=data["parallelism"],
             seed=data["seed"],
             priority=data["priority"],
+            gpu_class=data["gpu_class"],
         )
 
     @staticmethod

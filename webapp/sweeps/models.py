@@ -76,6 +76,8 @@ class Sweep(models.Model):
     seed = models.IntegerField(default=0)
     pruner = models.CharField(max_length=10, choices=Pruner.choices, default=Pruner.ASHA)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    # Its trials run only on workers of this GPU class (queue gpu-<class>); empty: any GPU.
+    gpu_class = models.CharField(max_length=32, blank=True, default="", help_text="empty: any GPU")
     status = models.CharField(max_length=10, choices=SweepStatus.choices, default=SweepStatus.RUNNING)
     space_history = models.JSONField(
         default=list, blank=True, help_text="each widening of the space: when, by whom, after how many trials, what"
@@ -177,6 +179,7 @@ class Sweep(models.Model):
             "space_history": self.space_history,
             "seed": self.seed,
             "priority": self.priority,
+            "gpu_class": self.gpu_class,
         }
 
 
