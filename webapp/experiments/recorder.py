@@ -7,12 +7,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from training.callbacks import BatchProgress, EpochMetrics, FitStart, Throttled
+from training.engine import CHECKPOINT_NAME
 from training.environment import environment
-from webapp.experiments import live
+from webapp.datasets import storage
+from webapp.experiments import files, live
 from webapp.experiments.models import EpochMetric, Experiment
 
 logger = logging.getLogger(__name__)
@@ -88,6 +92,18 @@ class ExperimentRecorder(Throttled):
         )
 
     def on_checkpoint(self, path: str, epoch: int) -> None:
+        """`last.pt` of `epoch` is written on this host. With object storage it is uploaded every
+        TRAINYARD_CHECKPOINT_UPLOAD_EVERY epochs, and only once the upload is done does the row say
+        which epoch the stored checkpoint holds (where any host resumes from)."""
+        if self._lease_lost.is_set():
+            return  # another worker runs it now: its checkpoint must not be overwritten by this one
+        if not storage.is_local():
+            if epoch % settings.TRAINYARD_CHECKPOINT_UPLOAD_EVERY:
+                return
+            files.upload(self.experiment.pk, Path(path), CHECKPOINT_NAME)
+        self.stored_checkpoint(epoch)
+
+    def stored_checkpoint(self, epoch: int) -> None:
         Experiment.objects.filter(pk=self.experiment.pk).update(checkpoint_epoch=epoch)
         self.experiment.checkpoint_epoch = epoch
 
