@@ -110,8 +110,8 @@ def start(folder: Path, timeout: float = 90) -> S3Server:
         "-s3.port.lance=0",
         f"-s3.config={config}",
         f"-metricsPort={ports[8]}",
-        "-volume.max=8",
-        "-master.volumeSizeLimitMB=64",
+        "-volume.max=200",
+        "-master.volumeSizeLimitMB=16",
     ]
     log_path = folder / "weed.log"
     with open(log_path, "w") as log:

@@ -135,10 +135,16 @@ def stored_epoch(s3_server, s3_env, experiment_id: int) -> int:
     return int(torch.load(io.BytesIO(body["Body"].read()), weights_only=True)["epoch"])
 
 
-def uploaded_dataset(upload, name: str) -> Dataset:
-    """A dataset uploaded and processed here (the web host): its images are in the bucket only."""
-    dataset = Dataset.objects.get(pk=upload(zip_bytes(class_entries(3, 12, size=(16, 16))), name=name))
-    assert dataset.status == DatasetStatus.READY and not dataset.in_place
+def uploaded_dataset(client, owner, name: str) -> Dataset:
+    """A dataset uploaded through the web and processed here (the web host, as the dataset worker would):
+    its images are in the bucket only."""
+    from webapp.datasets.tasks import process_dataset
+
+    client.force_login(owner)
+    pk = created_id(post_upload(client, owner.teams.first(), zip_bytes(class_entries(3, 12, size=(16, 16))), name=name))
+    process_dataset.apply(args=[pk])  # its message went to this test's own datasets queue, which no worker reads
+    dataset = Dataset.objects.get(pk=pk)
+    assert dataset.status == DatasetStatus.READY and not dataset.in_place, dataset.error
     return dataset
 
 
@@ -194,13 +200,9 @@ def test_an_upload_is_processed_by_a_worker_that_shares_no_folder_with_the_web(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_run_killed_on_one_host_resumes_on_another_from_the_stored_checkpoint(
-    upload,
-    owner,
-    start_host,
-    s3_server,
-    s3_env,
+    client, owner, start_host, s3_server, s3_env
 ):
-    experiment = experiment_on(uploaded_dataset(upload, "Travels"), owner, epochs=LONG)
+    experiment = experiment_on(uploaded_dataset(client, owner, "Travels"), owner, epochs=LONG)
     first = start_host("host-a")
     enqueue(experiment)
     wait_checkpoint(experiment)
@@ -238,7 +240,7 @@ def test_exports_and_the_final_model_download_when_the_files_live_only_in_storag
 ):
     from webapp.experiments.predict import Predictor
 
-    experiment = experiment_on(uploaded_dataset(upload, "Exports"), owner, epochs=2)
+    experiment = experiment_on(uploaded_dataset(client, owner, "Exports"), owner, epochs=2)
     worker = start_host("gpu-host")
     enqueue(experiment)
     experiment = finished(experiment)
