@@ -26,7 +26,7 @@ from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.experiments.files import checkpoint_dir
 from webapp.experiments.models import Experiment
 from webapp.experiments.states import Status
-from webapp.experiments.tasks import enqueue
+from webapp.experiments.tasks import enqueue, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -275,3 +275,78 @@ def test_exports_and_the_final_model_download_when_the_files_live_only_in_storag
 
     Experiment.objects.get(pk=experiment.pk).delete()  # deleting the run deletes its objects
     assert bucket_keys(s3_server, s3_env, f"experiments/{experiment.pk}/") == []
+
+
+# --- in this process: the worker's side of the task, with the bucket as storage ------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_training_longer_and_starting_from_a_run_load_its_files_from_storage(
+    make_experiment, own_queues, s3_server, s3_env
+):
+    from webapp.experiments import actions
+    from webapp.experiments.tasks import _fit_keywords
+
+    parent = make_experiment(epochs=2)
+    assert run_experiment.apply(args=[parent.pk]).get() == Status.SUCCEEDED
+    prefix = f"experiments/{parent.pk}/"
+    assert bucket_keys(s3_server, s3_env, prefix) == [f"{prefix}last.pt", f"{prefix}model.pt"]
+    assert stored_epoch(s3_server, s3_env, parent.pk) == fresh(parent).checkpoint_epoch == 2
+    child = make_experiment(epochs=1)
+    Experiment.objects.filter(pk=child.pk).delete()  # made again through the action, with init_from
+    child.pk, child.init_from = None, fresh(parent)
+    child = actions.create(child)
+
+    shutil.rmtree(checkpoint_dir(parent.pk))  # another host: nothing of the parent on its disk
+    parent = fresh(parent)
+    assert parent.requeue(extra_epochs=1)
+    assert run_experiment.apply(args=[parent.pk]).get() == Status.SUCCEEDED
+    parent = fresh(parent)
+    assert "resuming after epoch 2" in parent.log and parent.checkpoint_epoch == 3
+    assert f"{prefix}model-epoch2.pt" in bucket_keys(s3_server, s3_env, prefix)  # kept for the child
+
+    shutil.rmtree(checkpoint_dir(parent.pk))
+    start = _fit_keywords(fresh(child))["init_from"]
+    assert start.is_file() and torch.load(start, weights_only=True)["epoch"] == 2  # downloaded, the kept one
+    assert run_experiment.apply(args=[child.pk]).get() == Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_checkpoint_missing_from_storage_fails_the_resume_with_a_clear_message(
+    make_experiment, own_queues, s3_env
+):
+    experiment = make_experiment(epochs=3)
+    Experiment.objects.filter(pk=experiment.pk).update(checkpoint_epoch=1)
+    assert run_experiment.apply(args=[experiment.pk]).get() == Status.FAILED
+    error = fresh(experiment).error
+    assert "The checkpoint of epoch 1 in storage is missing" in error and "Clone the experiment" in error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_row_names_only_a_stored_epoch_when_checkpoints_upload_every_second_epoch(
+    make_experiment, settings, s3_server, s3_env
+):
+    from webapp.experiments.recorder import ExperimentRecorder
+
+    settings.TRAINYARD_CHECKPOINT_UPLOAD_EVERY = 2
+    experiment = make_experiment(epochs=4)
+    recorder = ExperimentRecorder(experiment)
+    local = checkpoint_dir(experiment.pk) / "last.pt"
+    local.parent.mkdir(parents=True)
+    try:
+        for epoch, stored in [(1, None), (2, 2), (3, 2)]:
+            torch.save({"epoch": epoch}, local)
+            recorder.on_checkpoint(str(local), epoch)
+            assert fresh(experiment).checkpoint_epoch == stored
+            if stored is not None:
+                assert stored_epoch(s3_server, s3_env, experiment.pk) == stored
+    finally:
+        recorder.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_ending_between_uploads_stores_its_last_checkpoint(
+    make_experiment, settings, own_queues, s3_server, s3_env
+):
+    settings.TRAINYARD_CHECKPOINT_UPLOAD_EVERY = 2
+    experiment = make_experiment(epochs=3)
+    assert run_experiment.apply(args=[experiment.pk]).get() == Status.SUCCEEDED
+    assert fresh(experiment).checkpoint_epoch == 3 == stored_epoch(s3_server, s3_env, experiment.pk)
