@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,20 @@ def test_an_upload_is_processed_by_a_worker_that_shares_no_folder_with_the_web(
     page = client.get(reverse("dataset_detail", args=[pk]))
     assert page.status_code == 200
     assert len(dataset.splits().train) == 18 and Path(dataset.splits().train[0][0]).is_file()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_datasets_images_download_as_one_streamed_zip_for_its_team_only(client, owner, outsider, s3_env):
+    dataset = uploaded_dataset(client, owner, "Zip me")
+    url = reverse("dataset_archive", args=[dataset.pk])
+    assert url in client.get(reverse("dataset_detail", args=[dataset.pk])).content.decode()
+    response = client.get(url)
+    assert response.status_code == 200 and response.streaming
+    assert 'filename="zip-me-v1.zip"' in response["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        assert len([n for n in zf.namelist() if n.endswith(".png")]) == 36
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
 
 
 # --- checkpoints that travel --------------------------------------------------------------------------------
