@@ -350,6 +350,7 @@ def test_the_row_names_only_a_stored_epoch_when_checkpoints_upload_every_second_
         for epoch, stored in [(1, None), (2, 2), (3, 2)]:
             torch.save({"epoch": epoch}, local)
             recorder.on_checkpoint(str(local), epoch)
+            recorder.wait_uploads()  # they run on a thread of their own
             assert fresh(experiment).checkpoint_epoch == stored
             if stored is not None:
                 assert stored_epoch(s3_server, s3_env, experiment.pk) == stored

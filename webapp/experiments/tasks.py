@@ -107,6 +107,7 @@ def _store_files(experiment: Experiment, recorder: ExperimentRecorder, result: F
     (when its epoch was not uploaded yet, see TRAINYARD_CHECKPOINT_UPLOAD_EVERY) and the final model."""
     if storage.is_local():
         return
+    recorder.wait_uploads()
     last = last_checkpoint_path(experiment.pk)
     if last.exists():
         epoch = _checkpoint_epoch(last)
