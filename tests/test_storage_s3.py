@@ -175,6 +175,10 @@ def test_an_upload_is_processed_by_a_worker_that_shares_no_folder_with_the_web(
 ):
     from django.conf import settings
 
+    def web_media_files() -> list[Path]:
+        return sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+
+    media_before = web_media_files()
     worker = start_host("dataset-host", queues="datasets")
     client.force_login(owner)
     pk = created_id(post_upload(client, team, zip_bytes(class_entries(3, 10, size=(16, 16))), name="Remote"))
@@ -189,7 +193,7 @@ def test_an_upload_is_processed_by_a_worker_that_shares_no_folder_with_the_web(
     assert f"datasets/content/{dataset.content_hash}/images.zip" in keys
     assert any(k.startswith(f"datasets/content/{dataset.content_hash}/samples/") for k in keys)
     assert not any(k.startswith("datasets/uploads/") for k in keys)  # the worker deleted the upload
-    assert not (Path(settings.MEDIA_ROOT) / "datasets").exists()  # nothing on the web's disk
+    assert web_media_files() == media_before  # nothing written on the web's disk
     assert not (Path(settings.DATASET_CACHE_DIR) / dataset.content_hash).exists()
     # The page's sample thumbnails come from the bucket; the web extracts the images when it needs them.
     page = client.get(reverse("dataset_detail", args=[pk]))
