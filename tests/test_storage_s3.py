@@ -370,3 +370,22 @@ def test_a_run_ending_between_uploads_stores_its_last_checkpoint(
     experiment = make_experiment(epochs=3)
     assert run_experiment.apply(args=[experiment.pk]).get() == Status.SUCCEEDED
     assert fresh(experiment).checkpoint_epoch == 3 == stored_epoch(s3_server, s3_env, experiment.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_orphans_deletes_the_stored_files_of_experiments_that_are_gone(make_experiment, s3_server, s3_env):
+    from django.core.management import call_command
+
+    kept = make_experiment()
+    client, bucket = s3_server.client(), s3_env["TRAINYARD_S3_BUCKET"]
+    gone = Experiment.objects.order_by("-pk").first().pk + 1000
+    for pk in (kept.pk, gone):
+        client.put_object(Bucket=bucket, Key=f"experiments/{pk}/last.pt", Body=b"checkpoint")
+        client.put_object(Bucket=bucket, Key=f"experiments/{pk}/exports/model.onnx", Body=b"onnx")
+    out = io.StringIO()
+    call_command("prune_orphans", stdout=out)
+    assert "the stored files of 1 deleted experiments" in out.getvalue()
+    assert bucket_keys(s3_server, s3_env, "experiments/") == [
+        f"experiments/{kept.pk}/exports/model.onnx",
+        f"experiments/{kept.pk}/last.pt",
+    ]

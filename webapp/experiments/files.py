@@ -43,7 +43,7 @@ def delete_files(experiment_id: int) -> None:
     """Everything kept for an experiment (checkpoints, final model, exports): its folder and its stored objects."""
     shutil.rmtree(checkpoint_dir(experiment_id), ignore_errors=True)
     if not storage.is_local():
-        storage.delete_tree(f"{STORED_PREFIX}/{experiment_id}")
+        delete_stored(experiment_id)
 
 
 _FOLDER = re.compile(r"experiment-(\d+)")
@@ -55,6 +55,21 @@ def stored_experiment_ids() -> dict[int, Path]:
     if not root.is_dir():
         return {}
     return {int(m.group(1)): p for p in root.iterdir() if p.is_dir() and (m := _FOLDER.fullmatch(p.name))}
+
+
+def stored_object_ids() -> set[int]:
+    """The experiments that have objects in object storage, by id (none on the local file system)."""
+    if storage.is_local():
+        return set()
+    try:
+        folders, _ = storage.storage().listdir(STORED_PREFIX)
+    except FileNotFoundError:
+        return set()
+    return {int(f) for f in folders if f.isdigit()}
+
+
+def delete_stored(experiment_id: int) -> None:
+    storage.delete_tree(f"{STORED_PREFIX}/{experiment_id}")
 
 
 def exports_dir(experiment_id: int) -> Path:
