@@ -23,6 +23,7 @@ from tests.images import class_entries, zip_bytes
 from tests.test_reliability_workers import FAST_LEASES, LONG, cut_to, fresh, trained_once_each, wait_checkpoint
 from training.export import EXPORTS
 from webapp.core.queues import Queue
+from webapp.datasets import cache
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.experiments.files import checkpoint_dir
 from webapp.experiments.models import Experiment
@@ -286,6 +287,10 @@ def test_exports_and_the_final_model_download_when_the_files_live_only_in_storag
     assert {f"experiments/{experiment.pk}/exports/{EXPORTS.get(n).filename}" for n in EXPORTS.names()} <= set(keys)
     model = checkpoint_dir(experiment.pk) / "model.pt"  # downloaded once to build the exports
     assert Predictor.load(model).classes == ["class_0", "class_1", "class_2"]
+
+    cache.forget(experiment.dataset.content_hash)  # the web extracts the images again to show a test image
+    image = client.get(reverse("experiment_test_image", args=[experiment.pk, 0]))
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
 
     shutil.rmtree(checkpoint_dir(experiment.pk))  # served from the bucket, not rebuilt
     response = client.get(reverse("api_experiment_export", args=[experiment.pk, "onnx"]))
