@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import TINY_CONFIG, Worker, created_id, folder_dataset, post_upload, wait_until
+from tests.seaweedfs import s3_env, s3_server  # noqa: F401 (fixtures: a real S3 server, a bucket per test)
 from webapp.core.queues import Queue
 from webapp.datasets.models import Dataset
 from webapp.datasets.tasks import process_dataset

@@ -105,3 +105,39 @@ def check_redis_url(name: str, url: str) -> str:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"{name}={url!r} must start with redis://, rediss:// or unix://")
     return url
+
+
+def s3_storage(bucket: str, endpoint_url: str, access_key: str, secret_key: str, region: str) -> dict:
+    """django-storages' S3 backend for Django's STORAGES["default"]: path-style addressing (SeaweedFS,
+    MinIO), objects private, files overwritten in place (a checkpoint keeps its name). The keys are
+    checked here, never logged."""
+    missing = [
+        name
+        for name, value in (
+            ("TRAINYARD_S3_ENDPOINT_URL", endpoint_url),
+            ("TRAINYARD_S3_ACCESS_KEY_ID", access_key),
+            ("TRAINYARD_S3_SECRET_ACCESS_KEY", secret_key),
+        )
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(f"TRAINYARD_S3_BUCKET={bucket!r} is set, so {', '.join(missing)} must be set too")
+    if not endpoint_url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"TRAINYARD_S3_ENDPOINT_URL={endpoint_url!r} must start with http:// or https://")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "region_name": region,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+            # A file opened through the storage spills to a temporary file past this size (0: all in memory).
+            "max_memory_size": 16 * 2**20,
+        },
+    }

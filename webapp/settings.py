@@ -28,6 +28,7 @@ from webapp.env import (
     env_path,
     env_str,
     redis_url_for_celery,
+    s3_storage,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -171,10 +172,32 @@ STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", Path(plotly.__file__)
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
 MEDIA_URL = "media/"
-# Where workers write checkpoints; shared storage in a deployment.
+# Where workers write checkpoints: with object storage (below) a local work folder of this host, whose
+# files are uploaded; without, the one place they are kept.
 CHECKPOINT_ROOT = env_path("TRAINYARD_CHECKPOINT_DIR", DATA_DIR / "checkpoints")
 # Local cache of extracted datasets on a worker.
 DATASET_CACHE_DIR = env_path("TRAINYARD_DATASET_CACHE_DIR", DATA_DIR / "dataset-cache")
+
+# Object storage (S3-compatible: SeaweedFS, MinIO, AWS) for datasets, checkpoints, models and exports, so
+# that any worker on any host can run or resume any experiment (docs/storage.md). Without a bucket,
+# Django's default storage is MEDIA_ROOT on the local file system (the embedded mode).
+TRAINYARD_S3_BUCKET = env_str("TRAINYARD_S3_BUCKET", "") or ""
+TRAINYARD_S3_ENDPOINT_URL = env_str("TRAINYARD_S3_ENDPOINT_URL", "") or ""
+TRAINYARD_S3_REGION = env_str("TRAINYARD_S3_REGION", "") or "us-east-1"
+# The checkpoint is uploaded after every N-th epoch (and always when a run stops or ends).
+TRAINYARD_CHECKPOINT_UPLOAD_EVERY = env_int("TRAINYARD_CHECKPOINT_UPLOAD_EVERY", 1, 1)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if TRAINYARD_S3_BUCKET:
+    STORAGES["default"] = s3_storage(
+        TRAINYARD_S3_BUCKET,
+        TRAINYARD_S3_ENDPOINT_URL,
+        env_str("TRAINYARD_S3_ACCESS_KEY_ID", ""),
+        env_str("TRAINYARD_S3_SECRET_ACCESS_KEY", ""),
+        TRAINYARD_S3_REGION,
+    )
 
 # Redis: Celery's broker and the Channels layer.
 # Broker queue names are this prefix + "gpu"/"cpu"; test sessions sharing one Redis use their own.

@@ -10,6 +10,7 @@ A copy is made atomically: extracted beside the cache, then renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -88,7 +89,7 @@ def local_copy(name: str) -> Iterator[Path]:
         return
     fd, tmp = tempfile.mkstemp(suffix=Path(name).suffix, dir=cache_root())
     try:
-        with os.fdopen(fd, "wb") as out, storage.storage().open(name, "rb") as src:
+        with os.fdopen(fd, "wb") as out, contextlib.closing(storage.stream(name)) as src:
             shutil.copyfileobj(src, out, 2**20)
         yield Path(tmp)
     finally:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.text import slugify
 
 from training.augment import AUGMENTATIONS, describe_ops
 from training.config import TrainConfig
@@ -105,11 +106,24 @@ def sample_name(dataset: Dataset, class_index: int, number: int) -> str:
 def sample_response(dataset: Dataset, class_index: int, number: int) -> FileResponse:
     name = sample_name(dataset, class_index, number)
     try:
-        response = FileResponse(storage.storage().open(name, "rb"), content_type="image/png")
+        response = FileResponse(storage.stream(name), content_type="image/png")
     except FileNotFoundError:
         raise Http404("The sample image is missing from storage") from None
     patch_cache_control(response, private=True, max_age=3600)  # content-addressed: it never changes
     return response
+
+
+def archive_response(dataset: Dataset) -> FileResponse:
+    """The processed images as one zip (canonical layout), streamed from storage; 404 for data read in
+    place (built-in, server folders) or not processed."""
+    if dataset.in_place or not dataset.content_hash or not dataset.is_ready:
+        raise Http404("This dataset has no stored archive")
+    try:
+        body = storage.stream(storage.archive_name(dataset.content_hash))
+    except FileNotFoundError:
+        raise Http404("The dataset's archive is missing from storage") from None
+    filename = f"{slugify(dataset.name) or 'dataset'}-v{dataset.version}.zip"
+    return FileResponse(body, as_attachment=True, filename=filename, content_type="application/zip")
 
 
 def augment_context(dataset: Dataset) -> dict:

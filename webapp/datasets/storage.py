@@ -22,7 +22,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage, storages
 from PIL import Image
 
 from training.data import to_rgb
@@ -34,6 +34,29 @@ UPLOAD_PREFIX = "datasets/uploads"
 
 def storage() -> Storage:
     return default_storage
+
+
+def is_local() -> bool:
+    """True when the default storage is this host's file system (the embedded mode), False for object
+    storage (S3), which every host of a deployment shares."""
+    return isinstance(storages["default"], FileSystemStorage)
+
+
+def stream(name: str):
+    """A stored file opened for reading in chunks, for FileResponse and copies: on S3 the object's body as it
+    arrives (never the whole file in memory or on disk first); FileNotFoundError when it is not there."""
+    store = storages["default"]
+    if is_local() or not hasattr(store, "bucket"):
+        return store.open(name, "rb")
+    from botocore.exceptions import ClientError
+    from storages.utils import clean_name
+
+    try:
+        return store.bucket.Object(store._normalize_name(clean_name(name))).get()["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            raise FileNotFoundError(f"{name} is not in storage") from None
+        raise
 
 
 # --- names -----------------------------------------------------------------------------------------
@@ -133,10 +156,11 @@ def delete(name: str) -> None:
 
 def delete_content(content_hash: str) -> None:
     """Remove everything stored for a content hash (images, samples, splits)."""
-    _delete_tree(content_dir(content_hash))
+    delete_tree(content_dir(content_hash))
 
 
-def _delete_tree(prefix: str) -> None:
+def delete_tree(prefix: str) -> None:
+    """Remove every stored file under `prefix` (a folder's name)."""
     try:
         folders, files = storage().listdir(prefix)
     except (FileNotFoundError, NotImplementedError):
@@ -144,6 +168,6 @@ def _delete_tree(prefix: str) -> None:
     for f in files:
         storage().delete(f"{prefix}/{f}")
     for d in folders:
-        _delete_tree(f"{prefix}/{d}")
+        delete_tree(f"{prefix}/{d}")
     with contextlib.suppress(NotImplementedError, OSError):  # local storage leaves empty folders behind
         os.rmdir(storage().path(prefix))

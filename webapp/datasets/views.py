@@ -71,5 +71,10 @@ def dataset_sample(request, pk: int, class_index: int, number: int):
 
 
 @login_required
+def dataset_archive(request, pk: int):
+    return pages.archive_response(dataset_for(request.user, pk))
+
+
+@login_required
 def dataset_augment(request, pk: int):
     return render(request, "datasets/augment.html", pages.augment_context(dataset_for(request.user, pk)))

@@ -47,7 +47,7 @@ def experiment_predict(request: Request, pk: int) -> Response:
     """multipart `images` (one or more files) -> {"predictions": [{file, top: [{class, probability}] x5}]}."""
     experiment = experiment_for(request.user, pk)
     try:
-        exports.model_path(experiment)  # 409 before reading uploads when there is no model
+        exports.check_model(experiment)  # 409 before reading uploads when there is no model
     except ExportUnavailable as exc:
         return _unavailable(exc)
     form = PredictForm(request.POST, request.FILES)
@@ -62,7 +62,7 @@ def experiment_predict(request: Request, pk: int) -> Response:
 def experiment_exports(request: Request, pk: int) -> Response:
     experiment = experiment_for(request.user, pk)
     try:
-        exports.model_path(experiment)
+        exports.check_model(experiment)
     except ExportUnavailable as exc:
         return _unavailable(exc)
     items = [
@@ -89,9 +89,8 @@ def export_response(experiment, name: str) -> FileResponse:
     """The export streamed as an attachment (built first when it is not cached); 404 for an unknown name."""
     if name not in EXPORTS:
         raise Http404(f"no export {name!r}")
-    path = exports.export_file(experiment, name)
     return FileResponse(
-        path.open("rb"),
+        exports.open_export(experiment, name),
         as_attachment=True,
         filename=exports.download_name(experiment, name),
         content_type=EXPORTS.get(name).content_type,

@@ -10,6 +10,7 @@ from django import forms
 
 from training import ConfigError, Splits, TrainConfig
 from training.config import GROUPS
+from training.engine import MODEL_NAME
 from training.preflight import Preflight, preflight
 from training.presets import KINDS as PRESET_KINDS
 from training.presets import Resolved, list_presets, resolve, resolve_config
@@ -19,7 +20,7 @@ from webapp.core.queues import queue_for
 from webapp.datasets.models import Dataset, DatasetStatus
 from webapp.experiments import gpu_classes
 from webapp.experiments.access import experiments_for, writable_experiments
-from webapp.experiments.files import final_model_path
+from webapp.experiments.files import fetch
 from webapp.experiments.models import Experiment, Priority
 from webapp.experiments.states import WITH_FINAL_MODEL
 from webapp.teams.access import writable_teams
@@ -278,8 +279,8 @@ def check_run(config: TrainConfig, data: Splits | None, init_from: Experiment | 
     run has a saved model."""
     start = None
     if init_from is not None:
-        start = final_model_path(init_from.pk)
-        if not start.exists():
+        start = fetch(init_from.pk, MODEL_NAME)
+        if start is None:
             missing = f"#{init_from.pk} has no saved final model to start from (it may predate this version)"
             return Preflight(errors={"init_from": missing})
     return preflight(config, data, init_from=start)

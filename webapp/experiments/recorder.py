@@ -5,14 +5,20 @@ only queues them; `close()` once the run is over)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from django.db import DatabaseError, close_old_connections
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
 
 from training.callbacks import BatchProgress, EpochMetrics, FitStart, Throttled
+from training.engine import CHECKPOINT_NAME
 from training.environment import environment
-from webapp.experiments import live
+from webapp.datasets import storage
+from webapp.experiments import files, live
 from webapp.experiments.models import EpochMetric, Experiment
 
 logger = logging.getLogger(__name__)
@@ -36,12 +42,14 @@ class ExperimentRecorder(Throttled):
         self._last_poll = 0.0
         self._cancelled = False
         self.sender = live.LiveSender(experiment.pk)
+        self.uploads: CheckpointUploads | None = None
 
     def log(self, line: str) -> None:
         self.sender.post("log", {"line": self.experiment.append_log(line)})
 
     def close(self) -> None:
-        """Wait until every queued message has gone out (before the final status)."""
+        """Wait until every queued message and checkpoint upload has gone out (before the final status)."""
+        self.wait_uploads()
         self.sender.close()
 
     def on_fit_start(self, info: FitStart) -> None:
@@ -88,8 +96,27 @@ class ExperimentRecorder(Throttled):
         )
 
     def on_checkpoint(self, path: str, epoch: int) -> None:
+        """`last.pt` of `epoch` is written on this host. With object storage it is uploaded every
+        TRAINYARD_CHECKPOINT_UPLOAD_EVERY epochs, off the training thread, and only once the upload is
+        done does the row say which epoch the stored checkpoint holds (where any host resumes from)."""
+        if self._lease_lost.is_set():
+            return  # another worker runs it now: its checkpoint must not be overwritten by this one
+        if storage.is_local():
+            self.stored_checkpoint(epoch)
+        elif epoch % settings.TRAINYARD_CHECKPOINT_UPLOAD_EVERY == 0:
+            if self.uploads is None:
+                self.uploads = CheckpointUploads(self)
+            self.uploads.submit(Path(path), epoch)
+
+    def stored_checkpoint(self, epoch: int) -> None:
         Experiment.objects.filter(pk=self.experiment.pk).update(checkpoint_epoch=epoch)
         self.experiment.checkpoint_epoch = epoch
+
+    def wait_uploads(self) -> None:
+        """Until every checkpoint upload begun has finished (before the run's files are settled)."""
+        if self.uploads is not None:
+            self.uploads.wait()
+            self.uploads = None
 
     def on_log(self, line: str) -> None:
         self.log(line)
@@ -107,3 +134,34 @@ class ExperimentRecorder(Throttled):
                 logger.warning("cancel poll of #%s failed: %s", self.experiment.pk, exc)
                 close_old_connections()
         return self._cancelled
+
+
+class CheckpointUploads:
+    """Uploads of `last.pt` on a thread of their own, in epoch order, while training goes on. Each sends a
+    hard link made when its epoch's checkpoint was written (the next epoch's atomic rename leaves it
+    alone); only once it is stored does the row name its epoch."""
+
+    def __init__(self, recorder: ExperimentRecorder) -> None:
+        self.recorder = recorder
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"upload-{recorder.experiment.pk}")
+
+    def submit(self, path: Path, epoch: int) -> None:
+        snapshot = path.with_name(f".{CHECKPOINT_NAME}.epoch{epoch}.upload")
+        snapshot.unlink(missing_ok=True)
+        os.link(path, snapshot)
+        self._pool.submit(self._upload, snapshot, epoch)
+
+    def _upload(self, snapshot: Path, epoch: int) -> None:
+        recorder = self.recorder
+        try:
+            if not recorder._lease_lost.is_set():
+                files.upload(recorder.experiment.pk, snapshot, CHECKPOINT_NAME)
+                recorder.stored_checkpoint(epoch)
+        except Exception:  # storage or database unreachable: a later upload (at the latest the last) retries
+            logger.exception("upload of #%s's checkpoint of epoch %s failed", recorder.experiment.pk, epoch)
+        finally:
+            snapshot.unlink(missing_ok=True)
+            connection.close()  # this thread's own database connection
+
+    def wait(self) -> None:
+        self._pool.shutdown(wait=True)

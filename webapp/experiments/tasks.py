@@ -12,9 +12,11 @@ from django.conf import settings
 
 from training import ConfigError, FitResult, Outcome, TrainConfig, fit
 from training import checkpoint as ckpt
+from training.engine import CHECKPOINT_NAME
 from webapp.core import leases
 from webapp.core.queues import send_after_commit
-from webapp.experiments import gpu_classes, live, signals
+from webapp.datasets import storage
+from webapp.experiments import files, gpu_classes, live, signals
 from webapp.experiments.files import checkpoint_dir, keep_final_model, last_checkpoint_path, started_from_path
 from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.recorder import WORKER_SHUTTING_DOWN, ExperimentRecorder
@@ -57,14 +59,27 @@ def _checkpoint_epoch(path: Path) -> int:
     return int(ckpt.load(path)["epoch"])
 
 
-def _fit_keywords(experiment: Experiment) -> dict:
-    """Where to keep checkpoints, and where to continue from when the run was interrupted or extended.
+def _resume_point(experiment: Experiment) -> Path | None:
+    """The checkpoint to continue from, on this host; None when there is none to continue from.
 
-    `last.pt` is written (atomically) before the row's checkpoint_epoch: after a crash between the two
-    the file is the newer, so its epoch is the one trusted."""
-    keywords = {"checkpoint_dir": checkpoint_dir(experiment.pk)}
+    On the local file system `last.pt` is written (atomically) before the row's checkpoint_epoch: after a
+    crash between the two the file is the newer, so its epoch is the one trusted. With object storage the
+    stored `last.pt` is the one trusted (this host's copy may be older, or newer but never stored): this
+    host's copy is used only when it holds the stored epoch, else the stored one is downloaded."""
     last = last_checkpoint_path(experiment.pk)
-    if last.exists():
+    if storage.is_local():
+        return last if last.exists() else None
+    stored_epoch = experiment.checkpoint_epoch
+    if stored_epoch is not None and last.exists() and _checkpoint_epoch(last) == stored_epoch:
+        return last
+    return files.download(experiment.pk, CHECKPOINT_NAME)
+
+
+def _fit_keywords(experiment: Experiment) -> dict:
+    """Where to keep checkpoints, and where to continue from when the run was interrupted or extended."""
+    keywords = {"checkpoint_dir": checkpoint_dir(experiment.pk)}
+    last = _resume_point(experiment)
+    if last is not None:
         epoch = _checkpoint_epoch(last)
         if epoch != experiment.checkpoint_epoch:
             Experiment.objects.filter(pk=experiment.pk).update(checkpoint_epoch=epoch)
@@ -75,8 +90,9 @@ def _fit_keywords(experiment: Experiment) -> dict:
         # Epochs recorded after the checkpoint are redone; their rows are replaced, never duplicated.
         EpochMetric.objects.filter(experiment=experiment, epoch__gt=epoch).delete()
     elif experiment.checkpoint_epoch is not None:
+        where = "in storage" if not storage.is_local() else f"({last_checkpoint_path(experiment.pk)})"
         raise MissingCheckpoint(
-            f"The checkpoint of epoch {experiment.checkpoint_epoch} ({last}) is missing, so the run cannot "
+            f"The checkpoint of epoch {experiment.checkpoint_epoch} {where} is missing, so the run cannot "
             "continue from it. Clone the experiment to train it again from the start."
         )
     else:
@@ -87,6 +103,22 @@ def _fit_keywords(experiment: Experiment) -> dict:
     if stats is not None:
         keywords["stats"] = stats
     return keywords
+
+
+def _store_files(experiment: Experiment, recorder: ExperimentRecorder, result: FitResult) -> None:
+    """With object storage, what another host needs once this run stops or ends: the last checkpoint
+    (when its epoch was not uploaded yet, see TRAINYARD_CHECKPOINT_UPLOAD_EVERY) and the final model."""
+    if storage.is_local():
+        return
+    recorder.wait_uploads()
+    last = last_checkpoint_path(experiment.pk)
+    if last.exists():
+        epoch = _checkpoint_epoch(last)
+        if epoch != experiment.checkpoint_epoch:
+            files.upload(experiment.pk, last)
+            recorder.stored_checkpoint(epoch)
+    if result.model_path:
+        files.upload(experiment.pk, Path(result.model_path))
 
 
 def _record_result(experiment: Experiment, result: FitResult, heartbeat: leases.Heartbeat) -> None:
@@ -111,6 +143,8 @@ def _train(experiment: Experiment, recorder: ExperimentRecorder, heartbeat: leas
         config = TrainConfig.from_dict(experiment.config)
         callbacks = [recorder, *signals.extra_callbacks(experiment)]
         result = fit(config, experiment.dataset.splits(), callbacks, **_fit_keywords(experiment))
+        if not heartbeat.lost.is_set():
+            _store_files(experiment, recorder, result)
     except ConfigError as exc:
         experiment.finish(Status.FAILED, error=f"Invalid config: {exc}")
     except MissingCheckpoint as exc:

@@ -1,6 +1,7 @@
-"""Remove what no row refers to any more: uploads whose dataset row never came or is gone, and experiment
-folders (checkpoints, models, exports) of deleted experiments. Run it now and then (cron, or a periodic
-task); a file younger than --hours is kept, as it may belong to an upload whose row is being made."""
+"""Remove what no row refers to any more: uploads whose dataset row never came or is gone, experiment
+folders (checkpoints, models, exports) of deleted experiments, and their objects in object storage. Run it
+now and then (cron, or a periodic task); a file younger than --hours is kept, as it may belong to an
+upload whose row is being made."""
 
 from __future__ import annotations
 
@@ -33,8 +34,15 @@ class Command(BaseCommand):
         for path in folders:
             if not dry_run:
                 shutil.rmtree(path, ignore_errors=True)
+        stored = self.orphaned_stored_experiments()
+        for pk in stored:
+            if not dry_run:
+                files.delete_stored(pk)
         verb = "would delete" if dry_run else "deleted"
-        self.stdout.write(f"{verb} {len(uploads)} orphaned uploads and {len(folders)} orphaned experiment folders")
+        self.stdout.write(
+            f"{verb} {len(uploads)} orphaned uploads, {len(folders)} orphaned experiment folders and the "
+            f"stored files of {len(stored)} deleted experiments"
+        )
 
     def orphaned_uploads(self, cutoff) -> list[str]:
         store = storage.storage()
@@ -45,6 +53,12 @@ class Command(BaseCommand):
         used = set(Dataset.objects.exclude(upload="").values_list("upload", flat=True))
         candidates = [f"{storage.UPLOAD_PREFIX}/{n}" for n in names]
         return [n for n in candidates if n not in used and store.get_modified_time(n) < cutoff]
+
+    def orphaned_stored_experiments(self) -> list[int]:
+        """Experiments with objects in object storage but no row (rows come before any upload)."""
+        stored = files.stored_object_ids()
+        existing = set(Experiment.objects.filter(pk__in=stored).values_list("pk", flat=True))
+        return sorted(stored - existing)
 
     def orphaned_folders(self, cutoff) -> list:
         stored = files.stored_experiment_ids()
