@@ -78,9 +78,12 @@ def pending_args(task: Task, queues: list[str]) -> set:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        keys = [channel._q_for_pri(broker_queue(q), pri) for q in queues for pri in channel.priority_steps]
+        names = {broker_queue(q) for q in queues}
+        keys = [channel._q_for_pri(name, pri) for name in names for pri in channel.priority_steps]
         raw = [json.loads(m) for key in keys for m in channel.client.lrange(key, 0, -1)]
-        raw += [json.loads(v)[0] for v in channel.client.hvals(channel.unacked_key)]
+        # Unacknowledged messages of every queue share one hash: (message, exchange, routing key) each.
+        unacked = [json.loads(v) for v in channel.client.hvals(channel.unacked_key)]
+        raw += [message for message, _exchange, routing_key in unacked if routing_key in names]
     return {args[0] for m in raw if m.get("headers", {}).get("task") == task.name and (args := _message_args(m))}
 
 
