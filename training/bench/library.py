@@ -69,7 +69,7 @@ class StreamingSender(Throttled):
     """Sends like the web's recorder: throttled batch progress and every epoch, as JSON, to a socket,
     from a sender thread: the training thread only serializes and enqueues (it never waits on I/O)."""
 
-    def __init__(self, per_second: float = 4.0) -> None:
+    def __init__(self, per_second: float = 1.0) -> None:  # the web's live.PROGRESS_PER_SECOND
         super().__init__(per_second)
         self.out, self.sink = socket.socketpair()
         self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
