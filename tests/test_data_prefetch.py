@@ -60,10 +60,9 @@ def test_an_early_stop_ends_the_thread(batches):
 
 
 def test_an_exception_in_the_loop_ends_the_thread(batches):
-    with pytest.raises(RuntimeError, match="diverged"):
-        with closing(batches.train(2)) as it:
-            for _ in it:
-                raise RuntimeError("diverged")
+    with pytest.raises(RuntimeError, match="diverged"), closing(batches.train(2)) as it:
+        for _ in it:
+            raise RuntimeError("diverged")
     assert not _prefetch_threads()
 
 

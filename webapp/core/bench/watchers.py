@@ -20,6 +20,7 @@ from training.bench import Figure, Result, alternate
 from training.bench.workload import dataset, parity_config
 from training.callbacks import Throttled
 from webapp.core.bench.database import team_with_user
+from webapp.core.bench.product import LAST_WATCHERS
 from webapp.experiments import live
 
 WATCHERS = 100
@@ -161,6 +162,7 @@ def watchers(quick: bool) -> Result:
         p50, p95 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
         result.notes.append(f"epoch end to client: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (target p95 50 ms)")
         result.extra = {"latency_p50_ms": p50 * 1000, "latency_p95_ms": p95 * 1000}
+        LAST_WATCHERS.update(result.extra)
     result.notes.append(f"every one of {count} clients received every epoch exactly once")
     return result
 
