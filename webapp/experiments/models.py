@@ -135,13 +135,12 @@ class Experiment(models.Model):
     def queue_positions() -> dict[int, int]:
         """{experiment id: position} of every queued experiment, 1 being the next to start on its queue:
         priority first, then the time it was queued (the order the broker serves them in)."""
-        queued = Experiment.objects.filter(status=Status.QUEUED).only(
-            "pk", "queue", "priority", "queued_at", "created_at"
-        )
+        queued = Experiment.objects.filter(status=Status.QUEUED).order_by()
+        rows = queued.values_list("pk", "queue", "priority", "queued_at", "created_at")  # tuples, not models
         positions, taken = {}, {}
-        for e in sorted(queued, key=lambda e: (PRIORITY_RANK[e.priority], e.queued_at or e.created_at, e.pk)):
-            taken[e.queue] = taken.get(e.queue, 0) + 1
-            positions[e.pk] = taken[e.queue]
+        for pk, queue, _, _, _ in sorted(rows, key=lambda r: (PRIORITY_RANK[r[2]], r[3] or r[4], r[0])):
+            taken[queue] = taken.get(queue, 0) + 1
+            positions[pk] = taken[queue]
         return positions
 
     def queue_position(self) -> int | None:

@@ -255,12 +255,8 @@ def submit_latency(quick: bool) -> Result:
             started = Experiment.objects.get(pk=pk).started_at.timestamp()
             latencies.append((started - submitted) * 1000)
     p95 = _percentile(latencies, 0.95)
-    queued = [total - answer for total, answer in zip(latencies, answers, strict=True)]
-    figures = [
-        Figure("submit to task start", "ms", latencies),
-        Figure("of which the POST (validate, save)", "ms", answers),
-        Figure("of which the queue (answer to start)", "ms", queued),
-    ]
+    # The worker may claim the row before the POST has answered (the task is sent at commit): not a sum.
+    figures = [Figure("submit to task start", "ms", latencies), Figure("the POST's answer", "ms", answers)]
     result = Result("submit_latency", figures, ratio=p95 / 100, target=1.0)
     result.extra = {"submit_p50_ms": _percentile(latencies, 0.5), "submit_p95_ms": p95}
     result.notes.append(f"submit to task start: p50 {result.extra['submit_p50_ms']:.1f} ms, p95 {p95:.1f} ms")
