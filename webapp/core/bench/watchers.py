@@ -67,6 +67,7 @@ async def _watch(url: str, sessions: list[str], opened, out) -> None:
         )
     )
     opened.set()
+    connected = time.process_time()
 
     async def listen(socket) -> list[tuple[int, float]]:
         received = []
@@ -78,7 +79,8 @@ async def _watch(url: str, sessions: list[str], opened, out) -> None:
         await socket.close()
         return received
 
-    out.put(await asyncio.gather(*(listen(s) for s in sockets)))
+    received = await asyncio.gather(*(listen(s) for s in sockets))
+    out.put((received, time.process_time() - connected))  # and the CPU the clients used: they share the run's cores
 
 
 def _watchers_process(url: str, sessions: list[str], opened, out) -> None:
@@ -123,6 +125,7 @@ def watchers(quick: bool) -> Result:
     server = start_server()
     url = f"ws://127.0.0.1:{server.port.value}/ws/experiments/{experiment.pk}/"
     latencies: list[float] = []
+    client_cpu: list[tuple[float, float]] = []  # (CPU seconds of the client process, seconds of training)
     try:
 
         def run(watched: bool) -> float:
@@ -137,7 +140,8 @@ def watchers(quick: bool) -> Result:
             result = fit(config, data, [streaming])
             streaming.finish()
             if clients is not None:
-                received = out.get(timeout=300)
+                received, cpu = out.get(timeout=300)
+                client_cpu.append((cpu, sum(m.seconds for m in result.history)))
                 clients.join()
                 _check_delivery(received, epochs)
                 latencies.extend(at - streaming.sent_at[e] for one in received for e, at in one)
@@ -164,6 +168,13 @@ def watchers(quick: bool) -> Result:
         result.extra = {"latency_p50_ms": p50 * 1000, "latency_p95_ms": p95 * 1000}
         LAST_WATCHERS.update(result.extra)
     result.notes.append(f"every one of {count} clients received every epoch exactly once")
+    if client_cpu:
+        cpu, trained = (sum(x) for x in zip(*client_cpu, strict=True))
+        result.notes.append(
+            f"the clients' process used {cpu:.2f} s of CPU (after connecting) while the watched runs trained "
+            f"{trained:.1f} s ({100 * cpu / trained:.0f}% of one core)"
+        )
+        result.extra["client_cpu_share"] = cpu / trained
     return result
 
 
