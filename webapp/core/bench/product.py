@@ -84,6 +84,7 @@ def _worker(scratch: Path) -> Iterator[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(connection.settings_dict),
+        "SECRET_KEY": settings.SECRET_KEY,  # with DATABASE_URL set (even a SQLite one) settings require it
         "DB_CONN_MAX_AGE": "0",
         "REDIS_URL": settings.REDIS_URL,
         "TRAINYARD_QUEUE_PREFIX": prefix,
