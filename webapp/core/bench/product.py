@@ -301,7 +301,7 @@ def search_throughput(quick: bool) -> Result:
     """A grid sweep of tiny trials through the API (parallelism 1) against `python -m training sweep` (run
     warm, in this process) running the same trials one after another: trials per hour (target 1.10)."""
     trials = [0.001, 0.003] if quick else [0.0005, 0.001, 0.002, 0.004]
-    images, epochs, rounds = (48, 1, 1) if quick else (400, 2, 2)
+    images, epochs, rounds = (48, 1, 1) if quick else (400, 2, 3)
     scratch = Path(tempfile.mkdtemp(prefix="trainyard-bench-sweep-"))
     job = Job(scratch, images, {"epochs": epochs, "batch_size": 16 if quick else 32})
     space = scratch / "space.json"
