@@ -375,6 +375,12 @@ class Augmenter:
     def __bool__(self) -> bool:
         return bool(self.ops)
 
+    @property
+    def thread_safe(self) -> bool:
+        """Whether every operation draws only from the generator passed in (so it may run on another
+        thread than the training's): the default batched form seeds the global RNG, which is shared."""
+        return all(op.affine or type(op).batched is not AugmentOp.batched for op, _ in self.ops)
+
     def per_image(self) -> v2.Transform:
         return v2.Compose([op.per_image(m, self.ctx) for op, m in self.ops]) if self.ops else v2.Identity()
 

@@ -414,30 +414,32 @@ class _Trainer:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         seen, lr_used = 0, _current_lr(optimizer)
-        for step, (x, y) in enumerate(self.batches.train(data_seed), 1):
-            with inputs.autocast():
-                logits = model(inputs(x))
-            loss = objective(logits, y)
-            total = loss + config.l1 * _l1_penalty(l1_params) if l1_params else loss
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            lr_used = _current_lr(optimizer)
-            schedule.step_batch()
-            # The reported training loss is the data term (with smoothing and class weights), not the L1 term.
-            loss_sum += loss.detach() * len(y)
-            correct += (objective.predict(logits.detach()) == y).sum()
-            seen += len(y)
-            now = time.perf_counter()
-            if step == steps or now - last_report >= interval:
-                last_report = now
-                cbs.on_batch_end(BatchProgress(epoch, step, steps, loss.item()))
-            if cbs.should_stop():
-                return None
+        # Closed on every way out (a stop, an exception): a prefetching thread ends with the loop.
+        with contextlib.closing(self.batches.train(data_seed)) as batches:
+            for step, (x, y) in enumerate(batches, 1):
+                with inputs.autocast():
+                    logits = model(inputs(x))
+                loss = objective(logits, y)
+                total = loss + config.l1 * _l1_penalty(l1_params) if l1_params else loss
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(total).backward()
+                if config.grad_clip:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], config.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                lr_used = _current_lr(optimizer)
+                schedule.step_batch()
+                # The reported training loss is the data term (with smoothing and class weights), not the L1 term.
+                loss_sum += loss.detach() * len(y)
+                correct += (objective.predict(logits.detach()) == y).sum()
+                seen += len(y)
+                now = time.perf_counter()
+                if step == steps or now - last_report >= interval:
+                    last_report = now
+                    cbs.on_batch_end(BatchProgress(epoch, step, steps, loss.item()))
+                if cbs.should_stop():
+                    return None
         seconds = time.perf_counter() - started
         train_loss = (loss_sum / max(seen, 1)).item()
         if not math.isfinite(train_loss):

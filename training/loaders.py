@@ -14,8 +14,10 @@ run sees the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import psutil
 import torch
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from training.config import TrainConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+T = TypeVar("T")
 
 
 class Batches(Protocol):
@@ -74,10 +77,59 @@ def build_batches(config: TrainConfig, data: Splits, device: torch.device, path:
     return DATA_PATHS.get(path)(config, data, device)
 
 
+_END = object()
+
+
+def prefetched(source: Iterator[T], name: str = "prefetch") -> Iterator[T]:
+    """`source`'s items in the same order, each made on a background thread while the caller works on
+    the one before (one item ahead). An exception in `source` is raised here; closing this generator
+    (early stop, an exception in the caller's loop, `contextlib.closing`) stops and joins the thread."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fill() -> None:
+        try:
+            for item in source:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            put((_END, exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=fill, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 @DATA_PATHS.register("memory", "decoded once into uint8 tensors, augmented in batches on the training device")
 class InMemoryBatches:
     def __init__(self, config: TrainConfig, data: Splits, device: torch.device) -> None:
         self.batch_size = config.batch_size
+        self.device = device
+        self.prefetch = True  # see `train`
         self.augmenter: Augmenter | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for name in SPLITS:
@@ -95,6 +147,15 @@ class InMemoryBatches:
         return train_steps(self.size("train"), self.batch_size)
 
     def train(self, seed: int) -> Iterator[Batch]:
+        """The epoch's batches. With augmentation on CPU, the next batch is cut and augmented on a
+        thread of its own while the current one trains (torch ops release the GIL); the batches and
+        their order are the same either way (the epoch's generator is used by that thread alone)."""
+        batches = self._train(seed)
+        if self.prefetch and self.augmenter and self.augmenter.thread_safe and self.device.type == "cpu":
+            return prefetched(batches)
+        return batches
+
+    def _train(self, seed: int) -> Iterator[Batch]:
         x, y = self.splits["train"]
         gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(y), generator=gen).to(y.device)

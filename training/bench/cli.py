@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,8 +45,11 @@ def run(names: Sequence[str], quick: bool, json_path: str | None, out: Callable[
         f"machine: {about['cpus']} CPUs ({about['cpu']}), torch {about['torch']}, {about['torch_threads']} threads, "
         f"GPU: {about['cuda'] or 'none'}, load average {about['load_average']}"
     )
+    started = time.perf_counter()
     results = run_suite(names, quick, lambda r: out(table([r])))
     out("\n" + table(results))
+    about["suite_seconds"] = round(time.perf_counter() - started, 1)
+    out(f"the suite took {about['suite_seconds']:.0f} s")
     if json_path:
         write_json(results, json_path, about)
         out(f"wrote {json_path}")

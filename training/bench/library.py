@@ -69,7 +69,7 @@ class StreamingSender(Throttled):
     """Sends like the web's recorder: throttled batch progress and every epoch, as JSON, to a socket,
     from a sender thread: the training thread only serializes and enqueues (it never waits on I/O)."""
 
-    def __init__(self, per_second: float = 4.0) -> None:
+    def __init__(self, per_second: float = 1.0) -> None:  # the web's live.PROGRESS_PER_SECOND
         super().__init__(per_second)
         self.out, self.sink = socket.socketpair()
         self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -122,10 +122,11 @@ def streaming(quick: bool) -> Result:
     return result
 
 
-def _data_wait(config, data, path: str, epochs: int) -> tuple[list[float], list[float]]:
+def _data_wait(config, data, path: str, epochs: int, prefetch: bool = True) -> tuple[list[float], list[float]]:
     """Per epoch: images per second and the share of step time spent waiting for the next batch."""
     device = torch.device("cpu")
     batches = build_batches(config, data, device, path)
+    batches.prefetch = prefetch
     stats = ([0.5] * 3, [0.25] * 3)  # the statistics do not change the cost
     batches.set_augmenter(build_augmenter(config.augmentation, config.image_size, config.augment_ops, fill=[128] * 3))
     inputs = _Inputs(stats, device, "fp32", False)
@@ -166,6 +167,10 @@ def data_path(quick: bool) -> Result:
             result.figures.append(Figure(f"{path}, augmentation {augmentation}: data wait", "%", shares[1:]))
             speeds[path] = sorted(rates[1:])[len(rates[1:]) // 2]
         fastest[augmentation] = max(speeds, key=speeds.get)
+        if augmentation == "standard":  # what the prefetching thread gains (and that it does not oversubscribe)
+            rates, shares = _data_wait(config, data, "memory", epochs + 1, prefetch=False)
+            result.figures.append(Figure("memory, standard, no prefetch", "img/s", rates[1:]))
+            result.figures.append(Figure("memory, standard, no prefetch: data wait", "%", shares[1:]))
         auto = choose_data_path(config.replace(data_loading="auto"), data)
         verdict = "the faster" if auto == fastest[augmentation] else "NOT the faster"
         result.notes.append(f"augmentation {augmentation}: data_loading=auto picks {auto}, {verdict}")

@@ -18,7 +18,7 @@ from webapp.experiments import actions
 from webapp.experiments.access import experiment_for, experiments_for
 from webapp.experiments.charts import downsample
 from webapp.experiments.forms import ExperimentForm, ExtendForm
-from webapp.experiments.history import ExperimentFilter, list_rows
+from webapp.experiments.history import ExperimentFilter, list_rows, page_rows
 from webapp.experiments.models import Experiment
 from webapp.experiments.serializers import (
     CancelSerializer,
@@ -59,7 +59,7 @@ class ExperimentViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         """Your teams' experiments: filtered, searched, sorted (pinned first) and paginated as the dashboard is."""
         rows = self.filter_queryset(list_rows(request.user))
-        page = self.paginate_queryset(rows)
+        page = page_rows(rows, self.paginate_queryset(rows.values_list("pk", flat=True)))
         return self.get_paginated_response(
             ExperimentRowSerializer(page, many=True, context=self.get_serializer_context()).data
         )

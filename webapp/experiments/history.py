@@ -59,6 +59,14 @@ def list_rows(user) -> QuerySet[Experiment]:
     )
 
 
+def page_rows(rows: QuerySet[Experiment], ids) -> list[Experiment]:
+    """The full list rows of one page, in the page's order. Paginate `rows.values_list("pk", flat=True)`
+    first: then the count and the ordering read ids alone (no joins, no metric subqueries or JSON per
+    row), and the row annotations are computed for this page's rows only, not for every row sorted."""
+    ids = list(ids)
+    return list(rows.filter(pk__in=ids)) if ids else []
+
+
 class PinnedFirstOrdering(django_filters.OrderingFilter):
     """Pinned experiments first, then the chosen column with empty values last, newest first on ties."""
 

@@ -34,6 +34,10 @@ from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
 KINDS = ("epoch", "status", "progress", "log")
+# Batch progress goes to an experiment's group at most this often: every frame sent to the group is
+# fanned out by Redis to every watching socket's channel (100 viewers: 100 writes), whatever the
+# per-socket limit then drops. Epoch, status and log messages are never throttled.
+PROGRESS_PER_SECOND = 1.0
 logger = logging.getLogger(__name__)
 
 

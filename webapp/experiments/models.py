@@ -156,13 +156,13 @@ class Experiment(models.Model):
         """{experiment id: position} of every queued experiment, 1 being the next to start on its queue
         (a GPU class's queue is its own): priority first, then the time it was queued (the order the
         broker serves them in)."""
-        queued = Experiment.objects.filter(status=Status.QUEUED).only(
-            "pk", "queue", "gpu_class", "priority", "queued_at", "created_at"
-        )
+        queued = Experiment.objects.filter(status=Status.QUEUED).order_by()
+        rows = queued.values_list("pk", "queue", "gpu_class", "priority", "queued_at", "created_at")  # tuples
         positions, taken = {}, {}
-        for e in sorted(queued, key=lambda e: (PRIORITY_RANK[e.priority], e.queued_at or e.created_at, e.pk)):
-            taken[e.route] = taken.get(e.route, 0) + 1
-            positions[e.pk] = taken[e.route]
+        for pk, queue, gpu_class, _, _, _ in sorted(rows, key=lambda r: (PRIORITY_RANK[r[3]], r[4] or r[5], r[0])):
+            key = route(queue, gpu_class)
+            taken[key] = taken.get(key, 0) + 1
+            positions[pk] = taken[key]
         return positions
 
     def queue_position(self) -> int | None:

@@ -31,7 +31,7 @@ class ExperimentRecorder(Throttled):
     def __init__(
         self,
         experiment: Experiment,
-        progress_per_second: float = 4.0,
+        progress_per_second: float = live.PROGRESS_PER_SECOND,
         cancel_poll_seconds: float = 0.5,
         lease_lost: threading.Event | None = None,
     ) -> None:

@@ -15,7 +15,7 @@ from webapp.datasets.access import datasets_for
 from webapp.experiments import actions, states
 from webapp.experiments.access import experiment_for
 from webapp.experiments.forms import GROUP_TITLES, ExperimentForm, ExtendForm, NotesForm
-from webapp.experiments.history import ExperimentFilter, list_rows, page_size
+from webapp.experiments.history import ExperimentFilter, list_rows, page_rows, page_size
 from webapp.experiments.models import Experiment
 from webapp.experiments.results_views import compare_context, results_context
 from webapp.experiments.states import CancelOutcome, Status
@@ -30,20 +30,30 @@ CANCEL_MESSAGES = {
 }
 
 
+QUEUE_SHOWN = 20
+
+
 def experiment_lists(request) -> dict:
     """Running and queued now, and the history: filtered, sorted and paginated as ?query says (the API's
     FilterSet and page size). A fixed number of queries whatever the number of rows."""
     rows = list_rows(request.user)
     positions = Experiment.queue_positions()
-    queued = list(rows.filter(status=Status.QUEUED))
+    # The next QUEUE_SHOWN of the user's queued runs (a long queue would make the page grow with it); the
+    # rest are in the history, filtered by status.
+    waiting = sorted(
+        rows.filter(status=Status.QUEUED).values_list("pk", flat=True), key=lambda pk: positions.get(pk, 0)
+    )
+    queued = list(rows.filter(pk__in=waiting[:QUEUE_SHOWN])) if waiting else []
     for experiment in queued:
         experiment.position = positions.get(experiment.pk)
     queued.sort(key=lambda e: e.position or 0)
     history = ExperimentFilter(request.GET, queryset=rows, request=request)
-    page = Paginator(history.qs, page_size(request.GET)).get_page(request.GET.get("page"))
+    page = Paginator(history.qs.values_list("pk", flat=True), page_size(request.GET)).get_page(request.GET.get("page"))
+    page.object_list = page_rows(history.qs, page.object_list)
     return {
         "running": list(rows.filter(status=Status.RUNNING)),
         "queued": queued,
+        "queued_total": len(waiting),
         "history": history,
         "page": page,
         "sorted_by": request.GET.get("sort", ""),

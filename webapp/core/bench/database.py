@@ -71,6 +71,14 @@ def add_experiments(team, user, dataset, count: int, queued_share: float = 0.03)
         for i in range(count)
     ]
     Experiment.objects.bulk_create(rows, batch_size=1000)
+    analyze()
+
+
+def analyze() -> None:
+    """Fresh planner statistics after a bulk insert, as a database that grew to this size has them
+    (PostgreSQL's autovacuum, SQLite's `ANALYZE`): without them the planner guesses a handful of rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def add_epochs(experiment, count: int) -> None:

@@ -20,9 +20,11 @@ from training.bench import Figure, Result, alternate
 from training.bench.workload import dataset, parity_config
 from training.callbacks import Throttled
 from webapp.core.bench.database import team_with_user
+from webapp.core.bench.product import LAST_WATCHERS
 from webapp.experiments import live
 
 WATCHERS = 100
+EPOCH, STATUS = '{"type": "epoch"', '{"type": "status"'  # how live.event's JSON text begins
 
 
 def _application():
@@ -65,19 +67,20 @@ async def _watch(url: str, sessions: list[str], opened, out) -> None:
         )
     )
     opened.set()
+    connected = time.process_time()
 
     async def listen(socket) -> list[tuple[int, float]]:
         received = []
-        async for frame in socket:
-            message = json.loads(frame)
-            if message["type"] == "epoch":
-                received.append((message["metrics"]["epoch"], time.time()))
-            elif message["type"] == "status" and message.get("status") == "bench-done":
+        async for frame in socket:  # minimal parsing: only epochs and the end are decoded
+            if frame.startswith(EPOCH):
+                received.append((json.loads(frame)["metrics"]["epoch"], time.time()))
+            elif frame.startswith(STATUS) and '"bench-done"' in frame:
                 break
         await socket.close()
         return received
 
-    out.put(await asyncio.gather(*(listen(s) for s in sockets)))
+    received = await asyncio.gather(*(listen(s) for s in sockets))
+    out.put((received, time.process_time() - connected))  # and the CPU the clients used: they share the run's cores
 
 
 def _watchers_process(url: str, sessions: list[str], opened, out) -> None:
@@ -85,10 +88,11 @@ def _watchers_process(url: str, sessions: list[str], opened, out) -> None:
 
 
 class Streaming(Throttled):
-    """Streams as the worker's recorder does (progress 4 a second, every epoch), noting when each epoch was sent."""
+    """Streams as the worker's recorder does (progress at `live.PROGRESS_PER_SECOND`, every epoch), noting
+    when each epoch was sent."""
 
     def __init__(self, experiment_id: int) -> None:
-        super().__init__(4.0)
+        super().__init__(live.PROGRESS_PER_SECOND)
         self.sender = live.LiveSender(experiment_id)
         self.sent_at: dict[int, float] = {}
 
@@ -121,6 +125,7 @@ def watchers(quick: bool) -> Result:
     server = start_server()
     url = f"ws://127.0.0.1:{server.port.value}/ws/experiments/{experiment.pk}/"
     latencies: list[float] = []
+    client_cpu: list[tuple[float, float]] = []  # (CPU seconds of the client process, seconds of training)
     try:
 
         def run(watched: bool) -> float:
@@ -135,7 +140,8 @@ def watchers(quick: bool) -> Result:
             result = fit(config, data, [streaming])
             streaming.finish()
             if clients is not None:
-                received = out.get(timeout=300)
+                received, cpu = out.get(timeout=300)
+                client_cpu.append((cpu, sum(m.seconds for m in result.history)))
                 clients.join()
                 _check_delivery(received, epochs)
                 latencies.extend(at - streaming.sent_at[e] for one in received for e, at in one)
@@ -160,7 +166,15 @@ def watchers(quick: bool) -> Result:
         p50, p95 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
         result.notes.append(f"epoch end to client: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (target p95 50 ms)")
         result.extra = {"latency_p50_ms": p50 * 1000, "latency_p95_ms": p95 * 1000}
+        LAST_WATCHERS.update(result.extra)
     result.notes.append(f"every one of {count} clients received every epoch exactly once")
+    if client_cpu:
+        cpu, trained = (sum(x) for x in zip(*client_cpu, strict=True))
+        result.notes.append(
+            f"the clients' process used {cpu:.2f} s of CPU (after connecting) while the watched runs trained "
+            f"{trained:.1f} s ({100 * cpu / trained:.0f}% of one core)"
+        )
+        result.extra["client_cpu_share"] = cpu / trained
     return result
 
 

@@ -10,6 +10,7 @@ from training.bench import BENCHMARKS
 from training.bench.cli import add_arguments, run
 from webapp.core import embedded_redis
 from webapp.core.bench.database import scratch_database
+from webapp.core.bench.product import shared_worker
 from webapp.core.bench.suite import WEB, register
 
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
                 f"Redis does not answer at {settings.REDIS_URL}: start it (manage.py up) or set REDIS_URL"
             )
         try:
-            with scratch_database():
+            with scratch_database(), shared_worker():
                 run(names, quick, json, out=self.stdout.write)
         except KeyError as exc:
             raise CommandError(exc.args[0]) from exc
