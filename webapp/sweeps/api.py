@@ -16,7 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from training import ConfigError, TrainConfig
-from training.search import SpaceError
 from webapp.core.api_schema import ErrorSerializer
 from webapp.experiments.forms import presets_initial
 from webapp.sweeps import driver
@@ -168,13 +167,7 @@ def sweep_widen(request: Request, pk: int) -> Response:
     if "space" in data and not isinstance(request.data, QueryDict):
         data["space"] = json.dumps(data["space"])  # the form's JSON field reads text (as a form post sends it)
     form = WidenForm(data, sweep=sweep)
-    if form.is_valid():
-        try:
-            driver.widen(sweep, form.widening, by=request.user.get_username())
-        except SpaceError as exc:  # another change came first
-            for name, message in exc.errors.items():
-                form.add_widen_error(name, message)
-    if not form.is_valid():
+    if not form.apply(sweep, by=request.user.get_username()):
         return Response({"errors": errors_of(form)}, status=400)
     return Response(sweep_report(sweep))
 

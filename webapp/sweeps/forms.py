@@ -11,7 +11,7 @@ from django import forms
 from training.search import PrunerSpec, SearchSpace, SpaceError, check_method, list_space_presets, widen_space
 from training.search.space import Choice, IntRange
 from webapp.experiments.forms import ExperimentForm
-from webapp.sweeps.driver import Widening, widened_budget
+from webapp.sweeps.driver import Widening, widen, widened_budget
 from webapp.sweeps.models import Method, ObjectiveChoice, Pruner, Sweep
 
 MAX_TRIALS = 10_000
@@ -187,6 +187,17 @@ class WidenForm(forms.Form):
             return cleaned
         self.widening = widening
         return cleaned
+
+    def apply(self, sweep: Sweep, by: str) -> bool:
+        """Widen `sweep` as the form says: True when done; False with the errors on the form (its own, or a
+        change another user made first, checked again under the sweep's lock)."""
+        if self.is_valid():
+            try:
+                widen(sweep, self.widening, by=by)
+            except SpaceError as exc:
+                for name, message in exc.errors.items():
+                    self.add_widen_error(name, message)
+        return self.is_valid()
 
     def add_widen_error(self, name: str, message: str) -> None:
         """An error of the space (by parameter) or of the budget (by field) on the field to blame."""

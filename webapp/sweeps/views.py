@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from training import TrainConfig
 from training.presets import PRESETS
-from training.search import Budget, SpaceError
+from training.search import Budget
 from training.search.records import TrialState
 from webapp.experiments import states
 from webapp.sweeps import driver
@@ -120,13 +120,7 @@ def sweep_widen(request, pk: int):
     its errors on the fields to blame, when the change would narrow it or leave nothing to run."""
     sweep = sweep_for(request.user, pk, write=True)
     form = WidenPageForm(request.POST, sweep=sweep)
-    if form.is_valid():
-        try:
-            driver.widen(sweep, form.widening, by=request.user.get_username())
-        except SpaceError as exc:  # another change came first
-            for name, message in exc.errors.items():
-                form.add_widen_error(name, message)
-    if not form.is_valid():
+    if not form.apply(sweep, by=request.user.get_username()):
         messages.error(request, "The space was not changed: see the errors below.")
         return detail_page(request, sweep, form, status=400)
     change = "; ".join(sweep.space_history[-1]["changes"])
