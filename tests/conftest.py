@@ -138,12 +138,18 @@ def _other_processes_leave_the_test_database(django_db_setup, django_db_blocker)
         connection.close()
 
 
+# The session's shared workers do not reap: the tests that kill workers do it with workers on queues of
+# their own, and a shared worker reaping their expired leases would requeue the run onto the shared
+# queues (another prefix, another storage), where it is not theirs to run.
+NO_REAPER = {"TRAINYARD_REAPER_SECONDS": str(7 * 24 * 3600)}
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, tmp_path_factory):
     """One real Celery worker process for the session, on the test database and Redis."""
     from django.db import connection
 
-    worker = Worker(connection.settings_dict, tmp_path_factory.mktemp("worker-logs"))
+    worker = Worker(connection.settings_dict, tmp_path_factory.mktemp("worker-logs"), env=NO_REAPER)
     try:
         worker.wait_ready()
         yield worker
@@ -166,7 +172,9 @@ def datasets_worker(django_db_setup, tmp_path_factory):
     """A real Celery worker process for the `datasets` queue (uploads, validation)."""
     from django.db import connection
 
-    worker = Worker(connection.settings_dict, tmp_path_factory.mktemp("datasets-worker-logs"), queues="datasets")
+    worker = Worker(
+        connection.settings_dict, tmp_path_factory.mktemp("datasets-worker-logs"), queues="datasets", env=NO_REAPER
+    )
     try:
         worker.wait_ready()
         yield worker
