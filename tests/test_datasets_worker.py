@@ -11,7 +11,7 @@ from tests.helpers import created_id, post_upload, wait_until
 from tests.images import class_entries, truncated_png, zip_bytes
 from webapp.datasets.models import REJECTED, Dataset, DatasetStatus
 
-pytestmark = [pytest.mark.worker, pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def processed(client, pk: int) -> tuple[dict, list[dict]]:

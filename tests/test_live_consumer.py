@@ -25,21 +25,27 @@ METRICS = {
 
 async def test_it_refuses_anonymous_users(make_experiment):
     experiment = await database_sync_to_async(make_experiment)()
-    connected, code = await ws_communicator(experiment.pk).connect()
+    communicator = ws_communicator(experiment.pk)
+    connected, _ = await communicator.connect()
+    await communicator.disconnect()  # the application ends here, not when the test's event loop closes
     assert not connected
 
 
 async def test_it_refuses_users_outside_the_team(make_experiment, outsider):
     experiment = await database_sync_to_async(make_experiment)()
     session = await database_sync_to_async(session_for)(outsider)
-    connected, _ = await ws_communicator(experiment.pk, session).connect()
+    communicator = ws_communicator(experiment.pk, session)
+    connected, _ = await communicator.connect()
+    await communicator.disconnect()
     assert not connected
 
 
 async def test_it_refuses_a_page_from_another_origin(make_experiment, owner):
     experiment = await database_sync_to_async(make_experiment)()
     session = await database_sync_to_async(session_for)(owner)
-    connected, _ = await ws_communicator(experiment.pk, session, origin="http://evil.example").connect()
+    communicator = ws_communicator(experiment.pk, session, origin="http://evil.example")
+    connected, _ = await communicator.connect()
+    await communicator.disconnect()
     assert not connected
 
 
@@ -97,6 +103,7 @@ async def test_a_member_removed_from_the_team_stops_receiving(make_experiment, t
     await database_sync_to_async(team.memberships.filter(user=teammate).delete)()
     await database_sync_to_async(live.send_epoch)(experiment.pk, {"epoch": 1, **METRICS})
     output = await communicator.receive_output(timeout=5)
+    await communicator.disconnect()
     assert output["type"] == "websocket.close"
 
 
@@ -122,6 +129,7 @@ async def test_signing_out_ends_that_sessions_stream_only(make_experiment, owner
     assert (await leaving.connect())[0] and (await staying.connect())[0]
     await database_sync_to_async(browser.logout)()
     assert (await leaving.receive_output(timeout=5))["type"] == "websocket.close"
+    await leaving.disconnect()
     await database_sync_to_async(live.send_epoch)(experiment.pk, {"epoch": 1, **METRICS})
     assert (await staying.receive_json_from(timeout=5))["type"] == "epoch"
     await staying.disconnect()
@@ -140,7 +148,9 @@ async def test_moving_the_experiment_to_another_team_cuts_off_the_old_teams_view
         moved.save()
 
     await database_sync_to_async(move)()
-    assert (await communicator.receive_output(timeout=5))["type"] == "websocket.close"
+    closed = await communicator.receive_output(timeout=5)
+    await communicator.disconnect()
+    assert closed["type"] == "websocket.close"
 
 
 def list_communicator(session_key: str):
@@ -178,4 +188,5 @@ async def test_the_list_stream_follows_the_users_teams_without_asking_per_messag
     await communicator.receive_nothing(timeout=1)
     await database_sync_to_async(live.send_status)(experiment)
     assert await communicator.receive_nothing(timeout=1)
+    await communicator.disconnect()
     await communicator.disconnect()

@@ -10,7 +10,7 @@ from webapp.experiments.models import EpochMetric, Experiment, Priority
 from webapp.experiments.states import CancelOutcome, Status
 from webapp.experiments.tasks import enqueue
 
-pytestmark = [pytest.mark.worker, pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 LONG = 1000  # epochs: runs until a test cancels it (tiny data, well under a second per epoch)
 

@@ -14,7 +14,7 @@ from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.states import Status
 from webapp.experiments.tasks import enqueue, run_experiment
 
-pytestmark = [pytest.mark.worker, pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 FAST_LEASES = {
     "TRAINYARD_HEARTBEAT_SECONDS": "0.3",

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def test_only_members_of_the_team_may_listen(owner, viewer, outsider, tiny_dataset):
     sweep = await database_sync_to_async(make_sweep)(owner, tiny_dataset, {"lr": [0.01]})
-    connected, _ = await sweep_socket(sweep.pk).connect()
-    assert not connected
-    session = await database_sync_to_async(session_for)(outsider)
-    connected, _ = await sweep_socket(sweep.pk, session).connect()
-    assert not connected
+    for session in (None, await database_sync_to_async(session_for)(outsider)):
+        refusing = sweep_socket(sweep.pk, session)
+        connected, _ = await refusing.connect()
+        await refusing.disconnect()  # the consumer ends here, not cancelled when the event loop closes
+        assert not connected
     session = await database_sync_to_async(session_for)(viewer)
     communicator = sweep_socket(sweep.pk, session)
     connected, _ = await communicator.connect()

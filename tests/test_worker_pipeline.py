@@ -12,7 +12,7 @@ from webapp.experiments.models import EpochMetric, Experiment
 from webapp.experiments.states import FINAL, Status
 from webapp.experiments.tasks import enqueue
 
-pytestmark = [pytest.mark.worker, pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 async def collect_until_final(communicator, timeout: float = 120) -> list[dict]:

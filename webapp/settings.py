@@ -233,11 +233,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis pub/sub: a group message is published once and each server process hands it to its own
+        # sockets in the group (the list-based layer queued one copy per socket, popped one by one: a run
+        # watched by a hundred viewers cost a hundred Redis round trips per message). Live messages are
+        # best-effort either way: a page that missed some backfills from the database.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # redis-py's default read timeout (5 s) equals channels_redis's blocking pop (BZPOPMIN, 5 s):
-            # on a busy host the reply comes a moment late and the socket's consumer dies with
-            # "Timeout reading". Reads get a margin over the pop instead.
             "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": env_str("TRAINYARD_CHANNEL_PREFIX", "trainyard"),
         },

@@ -2,8 +2,9 @@
 
 - `experiment_starting(sender=Experiment, experiment=...)`: each receiver returns a list of extra
   training callbacks for this run (a sweep's pruning rule, say).
-- `experiment_finished(sender=Experiment, experiment=...)`: the experiment has reached a final status
-  (a worker ended it, or it was cancelled while queued).
+- `experiment_finished(sender=Experiment, experiment=..., on_worker=...)`: the experiment has reached a
+  final status (`on_worker`: a worker ended it, at the end of its task; else it was cancelled while queued,
+  in a web request).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def extra_callbacks(experiment) -> list:
     ]
 
 
-def finished(experiment) -> None:
+def finished(experiment, on_worker: bool = False) -> None:
     from webapp.experiments.models import Experiment
 
-    experiment_finished.send(sender=Experiment, experiment=experiment)
+    experiment_finished.send(sender=Experiment, experiment=experiment, on_worker=on_worker)

@@ -182,5 +182,5 @@ def run_experiment(self, experiment_id: int) -> str:
     recorder.log(f"{experiment.get_status_display().lower()}" + (f": {experiment.error}" if experiment.error else ""))
     recorder.close()  # every epoch and log line out before the final status
     live.send_status(experiment)
-    signals.finished(experiment)
+    signals.finished(experiment, on_worker=True)
     return experiment.status

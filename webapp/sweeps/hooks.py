@@ -3,6 +3,8 @@ when a trial ends."""
 
 from __future__ import annotations
 
+import logging
+
 from django.dispatch import receiver
 
 from training.callbacks import Callback, EpochMetrics
@@ -10,6 +12,8 @@ from training.search import PruneWeakTrials
 from webapp.experiments import live
 from webapp.experiments.signals import experiment_finished, experiment_starting
 from webapp.sweeps.models import SweepStatus, Trial
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(experiment_starting, dispatch_uid="sweeps.prune_weak_trials")
@@ -40,14 +44,25 @@ def prune_weak_trials(sender, experiment, **kwargs) -> list:
 
 
 @receiver(experiment_finished, dispatch_uid="sweeps.advance_on_finish")
-def advance_on_finish(sender, experiment, **kwargs) -> None:
-    from webapp.sweeps.driver import send_advance
+def advance_on_finish(sender, experiment, on_worker: bool = False, **kwargs) -> None:
+    """The sweep starts its next trials: on the worker that ended this one, at once (its task is done; a
+    control task would cost a trip through the broker per trial), else (a queued trial cancelled in a web
+    request) through the control task."""
+    from webapp.sweeps.driver import advance, send_advance
 
     trial = Trial.objects.select_related("sweep").filter(experiment=experiment).first()
     if trial is None:
         return
     tell_sweep(trial, "finished")
-    if trial.sweep.status == SweepStatus.RUNNING:
+    if trial.sweep.status != SweepStatus.RUNNING:
+        return
+    if not on_worker:
+        send_advance(trial.sweep)
+        return
+    try:
+        advance(trial.sweep_id)
+    except Exception:  # the database blinked: the control task tries again (advance is idempotent)
+        logger.warning("sweep %s did not advance on this worker; sent to the queue", trial.sweep_id, exc_info=True)
         send_advance(trial.sweep)
 
 
