@@ -197,12 +197,37 @@ def _sees_the_mode(item) -> bool:
     return bool(MODE_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+# The test files whose behaviour depends on the database engine or on Redis (claims and leases, locks,
+# queues, the lists' JSON queries, live streams, uploads, the sweep driver, the team cap), with real
+# workers: CI runs them in the embedded mode (SQLite, embedded Redis) as well as in the services mode.
+EMBEDDED_TOO = {
+    "test_api.py",
+    "test_experiment_list.py",
+    "test_experiment_queue_list.py",
+    "test_experiment_actions.py",
+    "test_experiment_states.py",
+    "test_reliability_leases.py",
+    "test_live_consumer.py",
+    "test_live_stream.py",
+    "test_datasets_upload.py",
+    "test_datasets_chunked_upload.py",
+    "test_datasets_worker.py",
+    "test_sweep_driver.py",
+    "test_security_team_cap.py",
+    "test_worker_pipeline.py",
+    "test_queue_control.py",
+    "test_reliability_workers.py",
+}
+
+
 def pytest_collection_modifyitems(config, items):
     # Tests of the training library alone (no database, Redis, worker or web server) are the same in every
     # mode: `-m "not library"` leaves them out of a second run in another mode (.ci/run does).
     for item in items:
         if not _sees_the_mode(item):
             item.add_marker(pytest.mark.library)
+        if item.path.name in EMBEDDED_TOO:
+            item.add_marker(pytest.mark.embedded)
     # Browser tests need Chromium. Where the run asks for them (CI=true) a missing browser fails them.
     if Path(os.environ.get("TRAINYARD_CHROMIUM", "/usr/bin/chromium")).exists():
         return
