@@ -78,6 +78,7 @@ class SweepInTheBrowser(BrowserTestCase):
 
             wait_until(finished, 400, 0.2, message=lambda: self.worker.read_log()[-4000:])
             assert page.evaluate("window.__notReloaded") is True
+            assert not page.is_visible("#stop-button")  # a sweep that finished live has nothing to stop
             assert any(0 < n < TRIALS for n in seen_lines), seen_lines  # the chart filled in live
             assert TRIALS in seen_rows and min(seen_rows) < TRIALS
             labels = page.evaluate("document.getElementById('chart-parallel').data[0].dimensions.map(d => d.label)")
