@@ -39,7 +39,7 @@
     badge.className = "badge " + report.status;
     badge.textContent = report.status_label;
     const stop = $("#stop-button");
-    if (stop) stop.closest("form").hidden = report.status !== "running"; // a sweep that ended has nothing to stop
+    if (stop) stop.closest("form").hidden = report.status !== stop.dataset.while; // an ended sweep has nothing to stop
     $("#trial-count").textContent = `${report.trials.length} of at most ${report.max_trials}`;
     $("#budget-used").textContent = report.budget_used.text;
     renderTable();
